@@ -1,0 +1,1 @@
+"""Sharing with circles: protocol (encode/verify/apply), engine (outbox/inbox), transports (folder, relay)."""

@@ -1,0 +1,386 @@
+"""Where the relay keeps envelopes: SQLite (one relay process) or PostgreSQL (several processes, one db).
+
+The relay stores opaque bytes. Per mailbox it keeps the SHA-256 of the mailbox's capability (never the
+capability) and a strictly increasing sequence number; every envelope gets the next number: its cursor.
+
+Ordering under concurrency: the sequence counter lives in the mailbox row, and an append updates that row
+inside its transaction, so appends to one mailbox are serialised by the database (SQLite: one writer;
+PostgreSQL: the row lock taken by ``SELECT … FOR UPDATE``). A sequence number therefore becomes visible only
+after every smaller one of the same mailbox has committed, and a reader that has seen cursor N can never later
+miss an envelope below N. A global ``BIGSERIAL`` would not give that guarantee across PostgreSQL sessions.
+
+Idempotency: ``(mailbox, sha256(blob))`` is unique; appending a blob that is already there returns its cursor.
+
+Durability: an append returns only after its transaction committed (SQLite ``synchronous=FULL`` in WAL mode;
+PostgreSQL's default ``synchronous_commit=on``), so an acknowledged envelope survives a crash or ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import queue
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+_INSERT_ENVELOPE = "INSERT INTO relay_envelopes (mailbox, seq, digest, data, received) VALUES (?, ?, ?, ?, ?)"
+_CAPABILITY_LABEL = b"companion-relay:v1:capability\x00"
+
+
+def capability_hash(capability: str) -> bytes:
+    """What the relay keeps instead of a capability (256-bit random, so a plain hash suffices)."""
+    return hashlib.sha256(_CAPABILITY_LABEL + capability.encode("ascii")).digest()
+
+
+# -- outcomes the HTTP layer turns into status codes ---------------------------------------------------------
+
+
+class StorageRefusal(Exception):  # noqa: N818  (a refusal, not a fault)
+    """Base of the expected refusals; the server maps each to one status code."""
+
+
+class UnknownMailbox(StorageRefusal):
+    """No mailbox with this id (404)."""
+
+
+class WrongCapability(StorageRefusal):
+    """The mailbox exists and this capability is not its own (403)."""
+
+
+class CursorAhead(StorageRefusal):
+    """The cursor is beyond anything this mailbox ever assigned (400)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    envelopes: list[tuple[int, bytes]]  # (cursor, blob) in cursor order
+    cursor: int  # where the next fetch should continue
+    more: bool
+
+
+class Storage(ABC):
+    """Common logic over a DB-API connection; subclasses supply connections and schema."""
+
+    placeholder = "?"
+
+    # subclasses: a transaction that may write (serialised per mailbox) and one that only reads
+    @abstractmethod
+    def _write(self) -> Any: ...
+
+    @abstractmethod
+    def _read(self) -> Any: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def _sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def ping(self) -> None:
+        with self._read() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
+    # The mailbox row lock: SQLite's single writer already serialises, PostgreSQL adds FOR UPDATE.
+    _lock_suffix = ""
+    _insert_mailbox = (
+        "INSERT INTO relay_mailboxes (id, cap_hash, next_seq, created, last_append) VALUES (?, ?, 0, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING"
+    )
+
+    def append(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+    ) -> list[tuple[int, bool]]:
+        """Store ``blobs`` in order; create the mailbox if new. Returns ``(cursor, newly_stored)`` per blob.
+
+        Raises ``WrongCapability`` when the mailbox exists with another capability; nothing is stored then.
+        """
+        with self._write() as cur:
+            cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
+            cur.execute(
+                self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix),
+                (mailbox,),
+            )
+            stored_hash, next_seq = cur.fetchone()
+            if not hmac.compare_digest(bytes(stored_hash), cap_hash):
+                raise WrongCapability
+            results: list[tuple[int, bool]] = []
+            seen: dict[bytes, int] = {}
+            for blob in blobs:
+                digest = hashlib.sha256(blob).digest()
+                if digest in seen:
+                    results.append((seen[digest], False))
+                    continue
+                cur.execute(
+                    self._sql("SELECT seq FROM relay_envelopes WHERE mailbox = ? AND digest = ?"),
+                    (mailbox, digest),
+                )
+                row = cur.fetchone()
+                if row is not None:
+                    seen[digest] = int(row[0])
+                    results.append((int(row[0]), False))
+                    continue
+                next_seq += 1
+                cur.execute(self._sql(_INSERT_ENVELOPE), (mailbox, next_seq, digest, blob, now))
+                seen[digest] = next_seq
+                results.append((next_seq, True))
+            cur.execute(
+                self._sql("UPDATE relay_mailboxes SET next_seq = ?, last_append = ? WHERE id = ?"),
+                (next_seq, now, mailbox),
+            )
+            return results
+
+    def _authorise(self, cur: Any, mailbox: str, cap_hash: bytes) -> int:
+        cur.execute(self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?"), (mailbox,))
+        row = cur.fetchone()
+        if row is None:
+            raise UnknownMailbox
+        if not hmac.compare_digest(bytes(row[0]), cap_hash):
+            raise WrongCapability
+        return int(row[1])
+
+    def fetch(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        """Envelopes after ``after``, oldest first: at most ``limit`` and about ``max_bytes`` (≥ 1)."""
+        with self._read() as cur:
+            head = self._authorise(cur, mailbox, cap_hash)
+            if after > head:
+                raise CursorAhead
+            cur.execute(
+                self._sql(
+                    "SELECT seq, data FROM relay_envelopes WHERE mailbox = ? AND seq > ? ORDER BY seq LIMIT ?"
+                ),
+                (mailbox, after, limit + 1),
+            )
+            rows = cur.fetchall()
+        out: list[tuple[int, bytes]] = []
+        size = 0
+        for seq, data in rows[:limit]:
+            if out and size + len(data) > max_bytes:
+                break
+            out.append((int(seq), bytes(data)))
+            size += len(data)
+        more = len(out) < len(rows)
+        cursor = out[-1][0] if out else after
+        if not more and not out:
+            cursor = head  # nothing in between (purged or never there): skip ahead to the head
+        return Fetched(out, cursor, more)
+
+    def head(self, mailbox: str, cap_hash: bytes) -> int:
+        """The mailbox's latest cursor (0 while empty). Raises ``UnknownMailbox`` / ``WrongCapability``."""
+        with self._read() as cur:
+            return self._authorise(cur, mailbox, cap_hash)
+
+    def purge(self, now: float, max_age_seconds: float) -> int:
+        """Delete envelopes received before ``now - max_age_seconds``; returns how many.
+
+        Mailbox rows stay (they are tiny and keep the sequence counter, so clients' cursors stay valid).
+        """
+        with self._write() as cur:
+            cur.execute(self._sql("DELETE FROM relay_envelopes WHERE received < ?"), (now - max_age_seconds,))
+            return int(cur.rowcount or 0)
+
+    def counts(self) -> tuple[int, int]:
+        """(mailboxes, envelopes) in the whole store; for tests and the benchmark."""
+        with self._read() as cur:
+            cur.execute("SELECT count(*) FROM relay_mailboxes")
+            mailboxes = int(cur.fetchone()[0])
+            cur.execute("SELECT count(*) FROM relay_envelopes")
+            return mailboxes, int(cur.fetchone()[0])
+
+
+# -- SQLite --------------------------------------------------------------------------------------------------
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS relay_mailboxes (
+    id          TEXT PRIMARY KEY,
+    cap_hash    BLOB NOT NULL,
+    next_seq    INTEGER NOT NULL,
+    created     REAL NOT NULL,
+    last_append REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS relay_envelopes (
+    mailbox  TEXT NOT NULL REFERENCES relay_mailboxes(id),
+    seq      INTEGER NOT NULL,
+    digest   BLOB NOT NULL,
+    data     BLOB NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (mailbox, seq),
+    UNIQUE (mailbox, digest)
+);
+CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received);
+"""
+
+
+class SQLiteStorage(Storage):
+    """One file, WAL, ``synchronous=FULL``; one writer connection behind a lock, one reader per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        with self._writer:
+            self._writer.executescript(_SQLITE_SCHEMA)
+        self._writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._write_lock:
+            cur = self._writer.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Cursor]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        cur = conn.cursor()
+        cur.execute("BEGIN")  # one snapshot for the whole read
+        try:
+            yield cur
+        finally:
+            cur.execute("COMMIT")
+            cur.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------
+
+_PG_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS relay_mailboxes (
+        id          TEXT PRIMARY KEY,
+        cap_hash    BYTEA NOT NULL,
+        next_seq    BIGINT NOT NULL,
+        created     DOUBLE PRECISION NOT NULL,
+        last_append DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS relay_envelopes (
+        mailbox  TEXT NOT NULL REFERENCES relay_mailboxes(id),
+        seq      BIGINT NOT NULL,
+        digest   BYTEA NOT NULL,
+        data     BYTEA NOT NULL,
+        received DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (mailbox, seq),
+        UNIQUE (mailbox, digest)
+    )""",
+    "CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received)",
+]
+_PG_SCHEMA_LOCK = 0x636F6D70  # advisory lock id: several relay processes may start at once
+
+
+class _SimplePool:
+    """Used when ``psycopg_pool`` is not installed: a bounded queue of connections."""
+
+    def __init__(self, dsn: str, size: int) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._dsn = dsn
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self._slots:
+            try:
+                conn = self._free.get_nowait()
+            except queue.Empty:
+                conn = self._psycopg.connect(self._dsn, autocommit=True)
+            try:
+                yield conn
+            finally:
+                if conn.closed or conn.broken:
+                    conn.close()
+                else:
+                    self._free.put(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._free.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class PostgresStorage(Storage):
+    """psycopg 3 with a connection pool; safe for several relay processes sharing one database."""
+
+    placeholder = "%s"
+    _lock_suffix = " FOR UPDATE"
+
+    def __init__(self, dsn: str, pool_size: int = 10) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        try:
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            self._pool: Any = _SimplePool(dsn, pool_size)
+        else:
+            self._pool = ConnectionPool(
+                dsn, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs={"autocommit": True}
+            )
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+            for statement in _PG_SCHEMA:
+                cur.execute(statement)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    # Reads use the same path: READ COMMITTED with one statement per snapshot is enough, because cursors only
+    # ever point at committed envelopes and sequence numbers commit in order per mailbox.
+    _read = _write
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_storage(*, db: str | Path | None = None, postgres: str | None = None) -> Storage:
+    if postgres:
+        return PostgresStorage(postgres)
+    if db is None:
+        raise ValueError("either db or postgres is needed")
+    return SQLiteStorage(db)

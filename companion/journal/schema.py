@@ -1,0 +1,64 @@
+"""The journal's tables. Step *i* of ``MIGRATIONS`` upgrades the journal schema to version *i + 1*."""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE entries (
+    id          INTEGER PRIMARY KEY,
+    uid         TEXT NOT NULL UNIQUE,             -- stable id across export/import and sharing
+    title       TEXT NOT NULL DEFAULT '',
+    body        TEXT NOT NULL DEFAULT '',
+    tag_text    TEXT NOT NULL DEFAULT '',         -- the entry's tags, space separated, for the search index
+    mood        INTEGER CHECK (mood IS NULL OR mood BETWEEN 1 AND 5),
+    created_at  TEXT NOT NULL,                    -- ISO 8601 with UTC offset, as the person dated it
+    created_ts  INTEGER NOT NULL,                 -- the same instant in Unix seconds, for ordering
+    day         TEXT NOT NULL,                    -- the entry's calendar day where it was written (YYYY-MM-DD)
+    updated_at  TEXT NOT NULL,
+    deleted_at  TEXT                              -- set while in the trash
+);
+CREATE INDEX entries_live ON entries(created_ts DESC, id DESC) WHERE deleted_at IS NULL;
+CREATE INDEX entries_day ON entries(day) WHERE deleted_at IS NULL;
+CREATE INDEX entries_trash ON entries(deleted_at) WHERE deleted_at IS NOT NULL;
+
+CREATE TABLE tags (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE COLLATE NOCASE
+);
+CREATE TABLE entry_tags (
+    entry_id  INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    tag_id    INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+    PRIMARY KEY (entry_id, tag_id)
+) WITHOUT ROWID;
+CREATE INDEX entry_tags_by_tag ON entry_tags(tag_id, entry_id);
+
+CREATE VIRTUAL TABLE entries_fts USING fts5(
+    title, body, tag_text,
+    content = 'entries', content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER entries_fts_insert AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts(rowid, title, body, tag_text) VALUES (new.id, new.title, new.body, new.tag_text);
+END;
+CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+    INSERT INTO entries_fts(entries_fts, rowid, title, body, tag_text)
+        VALUES ('delete', old.id, old.title, old.body, old.tag_text);
+END;
+CREATE TRIGGER entries_fts_update AFTER UPDATE OF title, body, tag_text ON entries BEGIN
+    INSERT INTO entries_fts(entries_fts, rowid, title, body, tag_text)
+        VALUES ('delete', old.id, old.title, old.body, old.tag_text);
+    INSERT INTO entries_fts(rowid, title, body, tag_text) VALUES (new.id, new.title, new.body, new.tag_text);
+END;
+"""
+
+# v2: starred entries and free-form metadata (location, weather, where an imported entry came from), and a
+# small settings table kept inside the encryption (preferences that could say something about the person).
+V2 = """
+ALTER TABLE entries ADD COLUMN starred INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2]

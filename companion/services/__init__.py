@@ -1,0 +1,113 @@
+"""The one surface the GUI and the command line call. No SQL, no Qt: just verbs on an unlocked journal.
+
+Every method that changes something returns :class:`Changed`, carrying the value and a :class:`Changes` flag
+set saying what changed; the UI fans that out through one signal and each view refreshes only on its own
+flags (the shape of Anki's ``OpChanges``). Reads return plain values.
+
+A :class:`Companion` is used from one thread at a time: the GUI runs every call on its one vault worker.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from companion.errors import VaultLockedError, WrongPassphraseError
+from companion.schema import MIGRATIONS
+from companion.vault.header import DEFAULT, Header, KdfParams
+from companion.vault.store import HEADER_NAME, Vault, key_check
+
+T = TypeVar("T")
+
+
+class Changes(enum.Flag):
+    NONE = 0
+    ENTRIES = enum.auto()
+    TAGS = enum.auto()
+    TRASH = enum.auto()
+    SETTINGS = enum.auto()
+    LOCK = enum.auto()  # locked or unlocked: everything shown must be refreshed or cleared
+    CIRCLES = enum.auto()
+    INBOX = enum.auto()
+    MEETINGS = enum.auto()
+
+
+@dataclass(frozen=True)
+class Changed(Generic[T]):
+    value: T
+    changes: Changes
+
+
+class Companion:
+    """One person's data folder: the vault's lifecycle, and the services that need it unlocked."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._vault: Vault | None = None
+        self._journal: JournalService | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return Vault.exists(self.data_dir)
+
+    @property
+    def is_unlocked(self) -> bool:
+        return self._vault is not None and self._vault.is_open
+
+    def create(self, passphrase: str, *, params: KdfParams = DEFAULT) -> Changed[None]:
+        """Create a new, empty journal. Takes as long as one key derivation (about 0.3 s)."""
+        self._attach(Vault.create(self.data_dir, passphrase, migrations=MIGRATIONS, params=params))
+        return Changed(None, Changes.LOCK)
+
+    def unlock(self, passphrase: str) -> Changed[None]:
+        """Open the journal. Raises ``WrongPassphraseError`` (nothing changed on disk) or ``NoVaultError``."""
+        if self.is_unlocked:
+            return Changed(None, Changes.NONE)
+        self._attach(Vault.open(self.data_dir, passphrase, migrations=MIGRATIONS))
+        return Changed(None, Changes.LOCK)
+
+    def lock(self) -> Changed[None]:
+        """Close the vault; the key and the page cache go with the connection."""
+        vault, self._vault, self._journal = self._vault, None, None
+        if vault is not None:
+            vault.close()
+        return Changed(None, Changes.LOCK)
+
+    def change_passphrase(self, current: str, new: str) -> Changed[None]:
+        """Check ``current`` against the header, then re-key crash-safely (see ``Vault.change_passphrase``)."""
+        vault = self.vault
+        header = Header.read(self.data_dir / HEADER_NAME)
+        key = header.slot.derive(current)
+        try:
+            if not hmac.compare_digest(key_check(key), header.check):
+                raise WrongPassphraseError("The current passphrase is not right. The passphrase was not changed.")
+        finally:
+            key[:] = bytes(len(key))
+        vault.change_passphrase(new)
+        return Changed(None, Changes.NONE)
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None or not self._vault.is_open:
+            raise VaultLockedError("The journal is locked. Unlock it to continue.")
+        return self._vault
+
+    @property
+    def journal(self) -> JournalService:
+        self.vault  # noqa: B018  (raises when locked)
+        assert self._journal is not None
+        return self._journal
+
+    def _attach(self, vault: Vault) -> None:
+        self._vault = vault
+        self._journal = JournalService(vault)
+
+
+from companion.services.journal import JournalService  # noqa: E402  (needs Changed/Changes above)
+
+__all__ = ["Changed", "Changes", "Companion", "JournalService"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 import hmac
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from companion.errors import VaultLockedError, WrongPassphraseError
 from companion.schema import MIGRATIONS
@@ -47,7 +48,7 @@ class Companion:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self._vault: Vault | None = None
-        self._journal: JournalService | None = None
+        self._services: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -73,7 +74,8 @@ class Companion:
 
     def lock(self) -> Changed[None]:
         """Close the vault; the key and the page cache go with the connection."""
-        vault, self._vault, self._journal = self._vault, None, None
+        vault, self._vault = self._vault, None
+        self._services.clear()
         if vault is not None:
             vault.close()
         return Changed(None, Changes.LOCK)
@@ -97,17 +99,42 @@ class Companion:
             raise VaultLockedError("The journal is locked. Unlock it to continue.")
         return self._vault
 
+    # -- the services (each in its own module; built on first use, dropped on lock) ---------------------------------
+
     @property
     def journal(self) -> JournalService:
-        self.vault  # noqa: B018  (raises when locked)
-        assert self._journal is not None
-        return self._journal
+        return self._service("journal", "JournalService")
+
+    @property
+    def circles(self) -> CirclesService:
+        return self._service("circles", "CirclesService")
+
+    @property
+    def attendance(self) -> AttendanceService:
+        return self._service("attendance", "AttendanceService")
+
+    @property
+    def transfer(self) -> TransferService:
+        """Import, attachments, backup and restore."""
+        return self._service("transfer", "TransferService")
+
+    def _service(self, module: str, name: str) -> Any:
+        self.vault  # noqa: B018  (raises VaultLockedError when locked)
+        found = self._services.get(module)
+        if found is None:
+            cls = getattr(importlib.import_module(f"companion.services.{module}"), name)
+            found = self._services[module] = cls(self)
+        return found
 
     def _attach(self, vault: Vault) -> None:
         self._vault = vault
-        self._journal = JournalService(vault)
+        self._services.clear()
 
 
-from companion.services.journal import JournalService  # noqa: E402  (needs Changed/Changes above)
+if TYPE_CHECKING:
+    from companion.services.attendance import AttendanceService
+    from companion.services.circles import CirclesService
+    from companion.services.journal import JournalService
+    from companion.services.transfer import TransferService
 
-__all__ = ["Changed", "Changes", "Companion", "JournalService"]
+__all__ = ["Changed", "Changes", "Companion"]

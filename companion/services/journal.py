@@ -5,23 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from companion.journal import export as exporting
 from companion.journal import search as searching
 from companion.journal.entries import Entry, EntrySummary, Journal
 from companion.journal.search import Filters, Order
 from companion.services import Changed, Changes
-from companion.vault.store import Vault
+
+if TYPE_CHECKING:
+    from companion.services import Companion
 
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
 
 
 class JournalService:
-    def __init__(self, vault: Vault) -> None:
-        self._journal = Journal(vault)
-        self._vault = vault
+    def __init__(self, app: Companion) -> None:
+        self._vault = app.vault
+        self._journal = Journal(self._vault)
 
     # -- changes ---------------------------------------------------------------------------------------------------
 

@@ -80,5 +80,30 @@ class InvalidEnvelope(CryptoError):  # noqa: N818  (named like pyca's InvalidTok
         super().__init__(message)
 
 
+class InvalidSignature(CryptoError):  # noqa: N818  (one error for every signature or proof failure)
+    """A signed message (roster operation, join request, check-in) or an invite proof did not verify."""
+
+    def __init__(self, message: str = "A signature did not match; the message was ignored.") -> None:
+        super().__init__(message)
+
+
+class InvalidIdentity(CryptoError):  # noqa: N818
+    """Stored or received identity keys are malformed or unsafe (for example a low-order key)."""
+
+    def __init__(self, message: str = "These identity keys are damaged or unsafe and cannot be used.") -> None:
+        super().__init__(message)
+
+
 class TransportError(CompanionError):
     """A folder or relay could not be reached or used. Nothing was lost: outgoing items wait in the outbox."""
+
+
+class RelayAccessError(TransportError):
+    """The relay refused this circle's capability (missing, malformed or another's). Not retried."""
+
+    def __init__(
+        self,
+        message: str = "The relay refused this circle's access key. The invite may be out of date or mistyped; "
+        "ask the person who invited you for a new one. Nothing was lost: outgoing items wait in the outbox.",
+    ) -> None:
+        super().__init__(message)

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from companion.journal.entries import SUMMARY_COLUMNS, EntrySummary, check_mood, normalize_tags, summary_from_row
+from companion.journal.entries import (
+    SUMMARY_COLUMNS,
+    EntrySummary,
+    check_mood,
+    clean_text,
+    normalize_tags,
+    summary_from_row,
+)
 from companion.vault.store import Vault
 
 HIGHLIGHT_START = "\x02"
@@ -53,6 +60,7 @@ def _fts_string(text: str) -> str:
 
 def compile_query(text: str) -> str | None:
     """User text → a safe FTS5 query, or ``None`` when nothing searchable is left."""
+    text = clean_text(text)  # NUL and other control characters would end an FTS5 string early
     positives: list[str] = []
     negatives: list[str] = []
     tokens = list(_TOKEN.finditer(text))

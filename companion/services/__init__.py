@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from companion.errors import VaultLockedError, WrongPassphraseError
 from companion.schema import MIGRATIONS
-from companion.vault.header import DEFAULT, Header, KdfParams
+from companion.vault import header as header_module
+from companion.vault.header import Header, KdfParams
 from companion.vault.store import HEADER_NAME, Vault, key_check
 
 T = TypeVar("T")
@@ -60,8 +61,9 @@ class Companion:
     def is_unlocked(self) -> bool:
         return self._vault is not None and self._vault.is_open
 
-    def create(self, passphrase: str, *, params: KdfParams = DEFAULT) -> Changed[None]:
-        """Create a new, empty journal. Takes as long as one key derivation (about 0.3 s)."""
+    def create(self, passphrase: str, *, params: KdfParams | None = None) -> Changed[None]:
+        """Create a new, empty journal. Takes as long as one key derivation (about 0.3 s with the defaults)."""
+        params = params or header_module.DEFAULT
         self._attach(Vault.create(self.data_dir, passphrase, migrations=MIGRATIONS, params=params))
         return Changed(None, Changes.LOCK)
 

@@ -1,0 +1,131 @@
+"""Durability under SIGKILL: saving entries, and changing the passphrase.
+
+Each trial starts a child process, kills it at a random moment, and checks the vault afterwards. CI runs a
+bounded number of trials; ``COMPANION_TRIALS=2000 pytest tests/core/test_crash.py`` runs as many as you like.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.errors import WrongPassphraseError
+from companion.services import Companion
+from companion.vault.header import FLOOR
+
+TRIALS = int(os.environ.get("COMPANION_TRIALS", "0")) or None
+PASS = "durable passphrase"
+
+SAVER = """
+import sys
+from pathlib import Path
+from companion.services import Companion
+app = Companion(Path(sys.argv[1]))
+app.unlock(sys.argv[2])
+print("ready", flush=True)
+i = 0
+while True:
+    entry = app.journal.add_entry(f"trial body {i} " + "words " * (i % 50), title=f"t{i}", tags=[f"tag{i % 7}"]).value
+    print(entry.id, entry.uid, flush=True)  # only after COMMIT returned
+    i += 1
+"""
+
+
+def _kill_after(child: subprocess.Popen, seconds: float) -> None:
+    time.sleep(seconds)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+@pytest.mark.slow
+def test_killed_while_saving_loses_no_reported_entry(tmp_path: Path) -> None:
+    trials = TRIALS or 12
+    rng = random.Random(1)
+    data = tmp_path / "data"
+    Companion(data).create(PASS, params=FLOOR)
+    reported: dict[int, str] = {}
+    for _ in range(trials):
+        child = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(data), PASS], stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert child.stdout.readline().strip() == "ready"
+        _kill_after(child, rng.uniform(0.0, 0.25))
+        for line in child.stdout.read().splitlines():
+            entry_id, uid = line.split()
+            reported[int(entry_id)] = uid
+        app = Companion(data)
+        app.unlock(PASS)
+        assert app.vault.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert app.vault.conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('integrity-check')")
+        for entry_id, uid in reported.items():
+            assert app.journal.get_entry(entry_id).uid == uid
+        app.lock()
+    assert len(reported) > trials  # the trials really did save things before being killed
+
+
+CHANGER = """
+import sys
+from pathlib import Path
+from companion.services import Companion
+app = Companion(Path(sys.argv[1]))
+app.unlock(sys.argv[2])
+print("ready", flush=True)
+app.change_passphrase(sys.argv[2], sys.argv[3])
+print("done", flush=True)
+"""
+
+
+def _opens(data: Path, passphrase: str) -> bool:
+    app = Companion(data)
+    try:
+        app.unlock(passphrase)
+    except WrongPassphraseError:
+        return False
+    ok = app.vault.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    count = app.journal.count()
+    app.lock()
+    assert ok and count == 400
+    return True
+
+
+@pytest.mark.slow
+def test_killed_while_changing_passphrase_leaves_exactly_one_that_opens(tmp_path: Path) -> None:
+    trials = TRIALS or 12
+    rng = random.Random(2)
+    data = tmp_path / "data"
+    app = Companion(data)
+    app.create("pass-0", params=FLOOR)
+    with app.vault.transaction():
+        for i in range(400):
+            app.journal.add_entry(f"entry {i} " + "text " * 100)
+    app.lock()
+
+    # How long one change takes here (from "ready" to "done"), to spread the kills over all of it.
+    child = subprocess.Popen([sys.executable, "-c", CHANGER, str(data), "pass-0", "pass-1"], stdout=subprocess.PIPE,
+                             text=True)
+    assert child.stdout.readline().strip() == "ready"
+    start = time.perf_counter()
+    assert child.stdout.readline().strip() == "done"
+    span = time.perf_counter() - start
+    child.wait()
+    current, outcomes = "pass-1", {"old": 0, "new": 0}
+    for n in range(2, trials + 2):
+        new = f"pass-{n}"
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHANGER, str(data), current, new], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout.readline().strip() == "ready"
+        _kill_after(child, rng.uniform(0.0, span * 1.1))
+        old_opens, new_opens = _opens(data, current), _opens(data, new)
+        assert old_opens != new_opens, f"trial {n}: old opens={old_opens}, new opens={new_opens}"
+        outcomes["new" if new_opens else "old"] += 1
+        current = new if new_opens else current
+    print("passphrase change kill outcomes:", outcomes)
+    assert sum(outcomes.values()) == trials

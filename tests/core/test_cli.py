@@ -83,7 +83,7 @@ def test_errors_are_one_line_and_change_nothing(run, args: list[str], fragment: 
     run("init")
     run("add", "only entry")
     before = {p.name: p.read_bytes() for p in run.data.iterdir() if p.name != "vault.db-shm"}
-    code, out, err = run(*args)
+    code, _out, err = run(*args)
     assert code != 0
     assert fragment in err and len(err.strip().splitlines()) == 1
     assert err.startswith("companion: ")
@@ -114,7 +114,7 @@ def test_export_json_and_markdown(run, tmp_path: Path) -> None:
     run("init")
     run("add", "body one", "--title", "One", "--tag", "t")
     run("add", "body two", "--title", "One")
-    code, out, _ = run("export", "--format", "json", "--output", str(tmp_path / "out.json"))
+    code, _out, _ = run("export", "--format", "json", "--output", str(tmp_path / "out.json"))
     assert code == 0
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["format"] == "companion-journal" and len(doc["entries"]) == 2

@@ -119,6 +119,10 @@ class Notifier:
         if ev is not None:
             ev.set()
 
+    def notify_all(self) -> None:
+        for mailbox in list(self._events):
+            self.notify(mailbox)
+
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
@@ -209,6 +213,18 @@ def create_app(
     buckets = TokenBuckets(cfg.rate, cfg.burst)
     notifier = Notifier()
     streams = {"open": 0}
+    closing = asyncio.Event()
+    loop: list[asyncio.AbstractEventLoop] = []
+
+    def begin_shutdown() -> None:
+        """Called from any thread (the server's signal handler): end every push-channel stream now, so a
+        graceful shutdown does not wait for them."""
+        if loop:
+            loop[0].call_soon_threadsafe(_close_streams)
+
+    def _close_streams() -> None:
+        closing.set()
+        notifier.notify_all()
 
     def guarded(handler: Callable[[Request, str, bytes], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -294,6 +310,8 @@ def create_app(
                     )
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(ev.wait(), timeout)
+                    if closing.is_set():
+                        return  # the server is shutting down: end the stream, the client reconnects
                     if time.monotonic() - last_sent >= cfg.keepalive:
                         last_sent = time.monotonic()
                         yield ": keepalive\n\n"
@@ -326,6 +344,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop.append(asyncio.get_running_loop())
         task = asyncio.create_task(purge_loop())
         try:
             yield
@@ -342,4 +361,6 @@ def create_app(
         Route("/v1/mailboxes/{mailbox}/envelopes", guarded(fetch), methods=["GET"]),
         Route("/v1/mailboxes/{mailbox}/events", guarded(events), methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.begin_shutdown = begin_shutdown
+    return app

@@ -21,11 +21,13 @@ Behaviour behind the :class:`~companion.sync.transports.base.Transport` interfac
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -277,10 +279,12 @@ class RelayTransport(Transport):
         self._stop.set()
         response = self._stream_response
         if response is not None:
-            try:
-                response.close()
-            except Exception:  # closing from another thread may race the reader; it stops either way
-                pass
+            # The listener is blocked reading the stream; shutting the socket down wakes it at once.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         if self._listener is not None and self._listener is not threading.current_thread():
             self._listener.join(timeout=2.0)
         if self._own_client:

@@ -100,7 +100,7 @@ def _ed25519_public_ok(raw: bytes) -> bool:
 class PublicIdentity:
     """A person's public keys. Build one with :meth:`from_bytes` or :attr:`Identity.public`; immutable."""
 
-    __slots__ = ("_bytes", "_digest", "_ed", "_hybrid", "_x")
+    __slots__ = ("_bytes", "_digest", "_ed", "_fingerprint", "_hybrid", "_x")
 
     def __init__(self, data: bytes) -> None:
         """Parse canonical public-identity bytes; raises :class:`InvalidIdentity` for anything malformed/unsafe."""
@@ -128,6 +128,7 @@ class PublicIdentity:
             raise InvalidIdentity() from None
         self._bytes = data
         self._digest = labelled_hash(LABEL_FINGERPRINT, data)
+        self._fingerprint = b32(self._digest[:20])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PublicIdentity:
@@ -146,7 +147,7 @@ class PublicIdentity:
     @property
     def fingerprint(self) -> str:
         """The stable member id: lowercase base32 of the first 20 bytes of :attr:`digest` (32 characters)."""
-        return b32(self._digest[:20])
+        return self._fingerprint
 
     @property
     def signing_key(self) -> ed25519.Ed25519PublicKey:

@@ -107,3 +107,25 @@ class RelayAccessError(TransportError):
         "ask the person who invited you for a new one. Nothing was lost: outgoing items wait in the outbox.",
     ) -> None:
         super().__init__(message)
+
+
+# -- import, export and backup -------------------------------------------------------------------------------------
+
+
+class ImportFormatError(InvalidInputError):
+    """A file to import is malformed. The message names the file and the place; nothing from it was imported."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        self.source, self.where, self.problem = source, where, problem
+        place = f" ({where})" if where else ""
+        super().__init__(f"{source}{place}: {problem}. Nothing was imported from it.")
+
+
+class BackupError(CompanionError):
+    """A backup could not be written or restored. Nothing was changed."""
+
+    exit_code = 5
+
+
+class BackupCorruptError(BackupError):
+    """A backup file failed its integrity check (damaged, truncated or altered); it was not restored."""

@@ -61,14 +61,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     command("trash", cmd_trash, "list entries in the trash")
 
-    p = command("restore", cmd_restore, "bring an entry back from the trash")
-    p.add_argument("id", type=_entry_id, metavar="ID")
+    p = command("restore", cmd_restore, "bring an entry back from the trash (ID), or restore a backup FILE into an "
+                "empty data folder (same as restore-backup)")
+    p.add_argument("id", metavar="ID|FILE")
 
     command("passwd", cmd_passwd, f"change the passphrase (${ENV_NEW_PASSPHRASE} for scripts)")
 
-    p = command("export", cmd_export, "write the journal out as JSON (one file) or Markdown (a new folder)")
-    p.add_argument("--format", choices=["json", "markdown"], required=True)
+    p = command("export", cmd_export, "write the journal out as JSON (one file), Markdown (a new folder) or PDF")
+    p.add_argument("--format", choices=["json", "markdown", "pdf"], required=True)
     p.add_argument("--output", type=Path, required=True, metavar="PATH")
+    p.add_argument("--from", dest="date_from", type=parse_day_arg, default=None, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=parse_day_arg, default=None, metavar="YYYY-MM-DD")
+    p.add_argument("--yes", action="store_true", help="do not ask before writing an unencrypted copy")
 
 
 # -- argument types --------------------------------------------------------------------------------------------------
@@ -264,7 +268,12 @@ def cmd_trash(ctx: Context) -> None:
 
 
 def cmd_restore(ctx: Context) -> None:
-    entry = ctx.app().journal.restore_entry(ctx.args.id).value
+    if not ctx.args.id.isdigit():  # a path: `companion restore FILE` restores a backup
+        from companion.cli.transfer import cmd_restore as restore_backup
+
+        ctx.args.file = Path(ctx.args.id)
+        return restore_backup(ctx)
+    entry = ctx.app().journal.restore_entry(int(ctx.args.id)).value
     ctx.emit(entry_json(entry), str(entry.id))
 
 
@@ -281,7 +290,15 @@ def cmd_passwd(ctx: Context) -> None:
 
 def cmd_export(ctx: Context) -> None:
     output: Path = ctx.args.output
-    count = ctx.app().journal.export(ctx.args.format, output)
+    app = ctx.app()
+    print(
+        f"Warning: this writes your journal to {output} WITHOUT encryption. Anyone who can read that "
+        "file can read what you wrote.",
+        file=sys.stderr,
+    )
+    if not ctx.args.yes and sys.stdin.isatty() and input("Continue? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise InvalidInputError("Export cancelled; nothing was written.")
+    count = app.transfer.export(ctx.args.format, output, date_from=ctx.args.date_from, date_to=ctx.args.date_to)
     ctx.emit(
         {"format": ctx.args.format, "output": str(output), "entries": count},
         f"Wrote {count} entries to {output}. This copy is not encrypted: keep it somewhere safe.",

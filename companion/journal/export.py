@@ -6,21 +6,24 @@ owner-only (0600, folders 0700) and written under a temporary name beside the de
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from companion.errors import CancelledError, InvalidInputError
 from companion.journal.dates import now
 from companion.journal.entries import Entry, Journal
+from companion.transfer.attachments import Attachments
 
 FORMATS = ("json", "markdown")
 EXPORT_FORMAT = "companion-journal"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # v2 adds per-entry "attachments" (base64) and "source_key"; v1 files still import
 _SLUG = re.compile(r"[^\w-]+", re.UNICODE)
 
 
@@ -45,11 +48,28 @@ def export(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> int:
+    """Write every live entry (or those whose day is within ``date_from``…``date_to``) with its attachments."""
     if fmt not in FORMATS:
         raise InvalidInputError(f"Unknown export format “{fmt}”. Choose one of: {', '.join(FORMATS)}.")
-    total = journal.count()
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInputError("The start of the date range is after its end; no day is in that range.")
+    if date_from or date_to:
+        total = sum(journal.days_with_entries(date_from or date.min, date_to or date.max).values())
+    else:
+        total = journal.count()
     done = 0
+    store = Attachments(journal.vault)
+    with_attachments = store.counts()
+    source_keys = journal.source_keys()
+
+    def selected() -> Iterator[Entry]:
+        for entry in journal.iter_entries():
+            if (date_from and entry.day < date_from) or (date_to and entry.day > date_to):
+                continue
+            yield entry
 
     def step() -> None:
         nonlocal done
@@ -61,8 +81,23 @@ def export(
 
     if fmt == "json":
         entries = []
-        for entry in journal.iter_entries():
-            entries.append(entry_to_json(entry))
+        for entry in selected():
+            item = entry_to_json(entry)
+            if entry.id in source_keys:
+                item["source_key"] = source_keys[entry.id]
+            if entry.id in with_attachments:
+                item["attachments"] = [
+                    {
+                        "uid": a.uid,
+                        "name": a.name,
+                        "media_type": a.media_type,
+                        "sha256": a.sha256,
+                        "created_at": a.created_at.isoformat(timespec="seconds"),
+                        "data": base64.b64encode(store.data(a.id)).decode("ascii"),
+                    }
+                    for a in store.list(entry.id)
+                ]
+            entries.append(item)
             step()
         doc = {
             "format": EXPORT_FORMAT,
@@ -81,29 +116,36 @@ def export(
     staging.mkdir(mode=0o700)
     try:
         used: set[str] = set()
-        for entry in journal.iter_entries():
+        for entry in selected():
             name = _file_name(entry, used)
-            (staging / name).touch(mode=0o600)
-            (staging / name).write_text(entry_to_markdown(entry), encoding="utf-8")
+            files: list[str] = []
+            if entry.id in with_attachments:
+                (staging / "attachments").mkdir(mode=0o700, exist_ok=True)
+                for n, a in enumerate(store.list(entry.id), start=1):
+                    files.append(f"attachments/{name[:-3]}-{n}.{a.extension}")
+                    _write_new(staging / files[-1], store.data(a.id))
+            _write_new(staging / name, entry_to_markdown(entry, files).encode("utf-8"))
             step()
         if output.exists():
             output.rmdir()
         staging.rename(output)
     except BaseException:
-        for child in staging.iterdir():
-            child.unlink()
+        for child in sorted(staging.rglob("*"), reverse=True):
+            child.rmdir() if child.is_dir() else child.unlink()
         staging.rmdir()
         raise
     return done
 
 
-def entry_to_markdown(entry: Entry) -> str:
+def entry_to_markdown(entry: Entry, attachments: Sequence[str] = ()) -> str:
     front = {
         "title": entry.title,
         "date": entry.created_at.isoformat(timespec="seconds"),
         "tags": list(entry.tags),
         "mood": entry.mood,
+        "starred": entry.starred or None,
         "uid": entry.uid,
+        "attachments": list(attachments),
     }
     lines = ["---"]
     for key, value in front.items():
@@ -127,6 +169,12 @@ def _file_name(entry: Entry, used: set[str]) -> str:
         name, n = f"{base}-{n}.md", n + 1
     used.add(name)
     return name
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def _write_private(path: Path, data: bytes) -> None:

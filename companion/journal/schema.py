@@ -61,4 +61,24 @@ CREATE TABLE settings (
 );
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+# v3: attachments (images kept inside the encrypted database, never as files) and, for imported entries, a stable
+# key naming the source entry (e.g. ``dayone:<uuid>``) so that importing the same source again adds nothing.
+V3 = """
+ALTER TABLE entries ADD COLUMN source_key TEXT;
+CREATE UNIQUE INDEX entries_source_key ON entries(source_key) WHERE source_key IS NOT NULL;
+CREATE TABLE attachments (
+    id          INTEGER PRIMARY KEY,
+    uid         TEXT NOT NULL UNIQUE,
+    entry_id    INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL DEFAULT 0,
+    name        TEXT NOT NULL DEFAULT '',
+    media_type  TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    data        BLOB NOT NULL
+);
+CREATE INDEX attachments_by_entry ON attachments(entry_id, position, id);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from companion.attendance import schema as attendance_schema
+from companion.circles import schema as circles_schema
 from companion.journal import schema as journal_schema
 from companion.vault.store import Migrations
 
 MIGRATIONS: Migrations = {
     "journal": journal_schema.MIGRATIONS,
+    "circles": circles_schema.MIGRATIONS,
+    "attendance": attendance_schema.MIGRATIONS,
 }

@@ -1,0 +1,179 @@
+"""The circles component's tables (identity, circles, roster, members, invites, shares, inbox, sync state).
+
+Everything here lives inside the encrypted vault. Step *i* of ``MIGRATIONS`` upgrades to version *i + 1*.
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE circle_identity (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    secret      BLOB NOT NULL,                    -- Identity.to_bytes(): private keys, never leave the vault
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE circles (
+    id            TEXT PRIMARY KEY,               -- random, appears in envelope headers
+    name          TEXT NOT NULL DEFAULT '',       -- only ever inside sealed roster ops / welcomes
+    my_name       TEXT NOT NULL DEFAULT '',       -- my display name in this circle
+    transport     TEXT NOT NULL,                  -- JSON {"kind": "folder", ...} / {"kind": "relay", ...}
+    writer_id     TEXT NOT NULL,                  -- this device's random subfolder / writer id
+    suite         TEXT NOT NULL,
+    state         TEXT NOT NULL,                  -- joining | active | removed | left | refused
+    roster_seq    INTEGER NOT NULL DEFAULT 0,
+    roster_head   BLOB NOT NULL DEFAULT x'',
+    cursor        TEXT,                           -- the transport's cursor after the last applied batch
+    invite_id     TEXT,                           -- while joining: the invite we answered
+    invite_secret BLOB,                           -- while joining: its one-time secret
+    inviter       TEXT,                           -- while joining: the inviter's fingerprint
+    created_at    INTEGER NOT NULL,
+    last_sync     INTEGER
+);
+
+CREATE TABLE roster_ops (
+    circle_id  TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    op         BLOB NOT NULL,                     -- canonical signed bytes
+    sig        BLOB NOT NULL,
+    hash       BLOB NOT NULL,
+    PRIMARY KEY (circle_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE members (
+    circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    member_id    TEXT NOT NULL,                   -- the member's fingerprint
+    public       BLOB NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    role         TEXT NOT NULL,                   -- admin | member
+    status       TEXT NOT NULL,                   -- active | removed | left
+    verified     INTEGER NOT NULL DEFAULT 0,
+    key_changed  INTEGER NOT NULL DEFAULT 0,      -- set when this person's key replaced an earlier one
+    joined_seq   INTEGER NOT NULL,
+    ended_seq    INTEGER,
+    watermark    INTEGER,                         -- after removal/leave: highest counter still accepted
+    PRIMARY KEY (circle_id, member_id)
+) WITHOUT ROWID;
+
+CREATE TABLE invites (
+    id          TEXT PRIMARY KEY,                 -- invite_id(secret): public handle
+    circle_id   TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    secret      BLOB NOT NULL,
+    approve     INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_by     TEXT,
+    used_at     INTEGER
+);
+
+CREATE TABLE join_requests (
+    circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    invite_id    TEXT NOT NULL,
+    member_id    TEXT NOT NULL,
+    public       BLOB NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    state        TEXT NOT NULL,                   -- pending | admitted | declined
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (circle_id, member_id)
+) WITHOUT ROWID;
+
+CREATE TABLE shares (                            -- what I shared: one row per (entry, circle) item
+    item_id      TEXT PRIMARY KEY,
+    circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    entry_uid    TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    audience     TEXT NOT NULL,                   -- JSON list of member ids, or null for "the whole circle"
+    options      TEXT NOT NULL,                   -- JSON of the sharing choices
+    digest       TEXT NOT NULL,                   -- hash of the entry fields as last sent (to offer a new revision)
+    state        TEXT NOT NULL,                   -- shared | retracted
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX shares_by_entry ON shares(entry_uid);
+
+CREATE TABLE inbox (                             -- items others shared with me (and my own replies' parents)
+    item_id      TEXT NOT NULL,
+    circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    author       TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    payload      TEXT NOT NULL,                   -- JSON of the opened payload
+    shared_at    INTEGER NOT NULL,                -- the author's clock (display only)
+    received_at  INTEGER NOT NULL,                -- my clock
+    expires_at   INTEGER,                         -- my clock: received_at + the author's chosen lifetime
+    read         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (circle_id, item_id)
+) WITHOUT ROWID;
+
+CREATE TABLE replies (
+    reply_id     TEXT NOT NULL,
+    circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    item_id      TEXT NOT NULL,                   -- the shared item it answers
+    author       TEXT NOT NULL,
+    kind         TEXT NOT NULL,                   -- reply | reaction
+    text         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (circle_id, reply_id)
+) WITHOUT ROWID;
+CREATE INDEX replies_by_item ON replies(circle_id, item_id);
+
+CREATE TABLE gone_items (                        -- retracted or expired: never to come back
+    circle_id  TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    reason     TEXT NOT NULL,                     -- retracted | expired
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (circle_id, item_id)
+) WITHOUT ROWID;
+
+CREATE TABLE item_authors (                     -- who wrote each item id seen (even ones not for me)
+    circle_id  TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    PRIMARY KEY (circle_id, item_id, author)
+) WITHOUT ROWID;
+
+CREATE TABLE counters (                          -- my next counter per circle
+    circle_id  TEXT PRIMARY KEY,
+    next       INTEGER NOT NULL
+);
+
+CREATE TABLE seen_envelopes (                    -- every blob this vault has decided on, by content address
+    blob_id    TEXT PRIMARY KEY,
+    circle_id  TEXT NOT NULL,
+    author     TEXT,
+    counter    INTEGER,
+    outcome    TEXT NOT NULL,
+    at         INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX seen_author_counter ON seen_envelopes(circle_id, author, counter)
+    WHERE author IS NOT NULL AND counter IS NOT NULL;
+
+CREATE TABLE pending_blobs (                     -- verified later: author or roster state not known yet
+    blob_id    TEXT PRIMARY KEY,
+    circle_id  TEXT NOT NULL,
+    blob       BLOB NOT NULL,
+    reason     TEXT NOT NULL,
+    first_seen INTEGER NOT NULL
+);
+
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    circle_id  TEXT NOT NULL,
+    blob_id    TEXT NOT NULL UNIQUE,
+    blob       BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at    INTEGER
+);
+CREATE INDEX outbox_unsent ON outbox(circle_id, id) WHERE sent_at IS NULL;
+
+CREATE TABLE rejections (                        -- what was refused and why; never any content
+    id         INTEGER PRIMARY KEY,
+    circle_id  TEXT NOT NULL,
+    blob_id    TEXT NOT NULL,
+    author     TEXT,
+    reason     TEXT NOT NULL,
+    at         INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [V1]

@@ -1,0 +1,618 @@
+"""Circle verbs for the UI and the command line: identity, circles, invitations, sharing, sync, inbox.
+
+Every mutating method returns :class:`~companion.services.Changed` with ``Changes.CIRCLES`` and/or
+``Changes.INBOX``. Circles and members are named by id (or an unambiguous id prefix or name, see
+:meth:`CirclesService.find_circle` / :meth:`find_member`). Nothing here touches the network except
+:meth:`CirclesService.sync` (and :meth:`leave`, which tries to deliver the notice at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from companion.circles import invites
+from companion.circles.model import (
+    CircleInfo,
+    IdentityInfo,
+    InboxItem,
+    InviteInfo,
+    JoinRequestInfo,
+    MemberInfo,
+    RejectionInfo,
+    ReplyInfo,
+    SafetyNumber,
+    ShareInfo,
+    SharePreview,
+)
+from companion.circles.roster import MAX_NAME, b64e, leave_notice
+from companion.circles.session import CircleSession, new_id
+from companion.circles.store import CircleRow, CircleStore, now_ms
+from companion.crypto import DEFAULT_SUITE, SUITE_NAMES, PublicIdentity, check_safety_number, safety_number
+from companion.crypto import safety_number_qr as _sn_qr
+from companion.crypto.derive import b32
+from companion.errors import CompanionError, InvalidInputError, NotFoundError
+from companion.journal.entries import Entry, Journal, clean_text
+from companion.services import Changed, Changes
+from companion.sync.engine import SyncEngine, SyncReport, purge_expired
+from companion.sync.transports import Transport, check_settings, describe, make_transport
+
+if TYPE_CHECKING:
+    from companion.services import Companion
+
+TransportFactory = Callable[[dict[str, Any], str], Transport]
+
+REMOVED_NOTE = (
+    "Removed: nothing shared from now on is sent to them, but what they already received stays on their device."
+)
+LEFT_NOTE = "Left the circle: nothing new is sent to them; what they already received stays on their device."
+
+
+def _default_factory(settings: dict[str, Any], writer_id: str) -> Transport:
+    return make_transport(settings, writer_id=writer_id)
+
+
+def _name(text: str, what: str = "A display name") -> str:
+    value = " ".join(clean_text(text).split())
+    if len(value) > MAX_NAME:
+        raise InvalidInputError(f"{what} can be at most {MAX_NAME} characters long.")
+    return value
+
+
+class CirclesService:
+    """Seams for tests and the relay hook-up: ``transport_factory(settings, writer_id)`` and ``clock()``."""
+
+    def __init__(self, app: Companion) -> None:
+        self._vault = app.vault
+        self._store = CircleStore(self._vault)
+        self._journal = Journal(self._vault)
+        self.transport_factory: TransportFactory = _default_factory
+        self.clock: Callable[[], float] = time.time
+
+    # -- identity ------------------------------------------------------------------------------------------
+
+    def identity(self) -> IdentityInfo:
+        """This journal's sharing identity (made on first use: an Ed25519 key and two HPKE keys)."""
+        me = self._store.identity()
+        return IdentityInfo(member_id=me.fingerprint, fingerprint=me.fingerprint)
+
+    # -- lookups -------------------------------------------------------------------------------------------
+
+    def find_circle(self, ref: str) -> str:
+        """A circle id from an id, an id prefix (4+ characters) or a circle name; raises if none or ambiguous."""
+        rows = self._store.circles()
+        for r in rows:
+            if r.id == ref:
+                return r.id
+        hits = [r for r in rows if (len(ref) >= 4 and r.id.startswith(ref)) or (r.name and r.name.casefold() == ref.casefold())]
+        if len(hits) == 1:
+            return hits[0].id
+        if not hits:
+            raise NotFoundError(f"There is no circle called “{ref}”. See your circles with: companion circle list")
+        raise InvalidInputError(f"More than one circle matches “{ref}”; use its id.")
+
+    def find_member(self, circle: str, ref: str) -> str:
+        cid = self.find_circle(circle)
+        rows = self._store.member_rows(cid)
+        for r in rows:
+            if r[0] == ref:
+                return str(r[0])
+        hits = [r for r in rows if (len(ref) >= 4 and r[0].startswith(ref.lower())) or r[2].casefold() == ref.casefold()]
+        active = [r for r in hits if r[4] == "active"]
+        if len(active) == 1 or len(hits) == 1:
+            return str((active or hits)[0][0])
+        if not hits:
+            raise NotFoundError(f"Nobody called “{ref}” is in this circle. See who is with: companion circle members")
+        raise InvalidInputError(f"More than one member matches “{ref}”; use their id.")
+
+    def _session(self, circle: str) -> CircleSession:
+        cid = self.find_circle(circle)
+        return CircleSession(self._store, self._store.identity(), self._store.circle(cid))
+
+    def _active_session(self, circle: str) -> CircleSession:
+        s = self._session(circle)
+        if s.circle.state == "joining":
+            raise InvalidInputError("You have not been admitted to this circle yet. Sync again once the facilitator "
+                                    "has had a chance to let you in.")
+        if s.circle.state in ("removed", "left"):
+            raise InvalidInputError("You are no longer in this circle, so nothing can be sent to it.")
+        return s
+
+    # -- circles -------------------------------------------------------------------------------------------
+
+    def create_circle(
+        self,
+        name: str,
+        *,
+        folder: str | os.PathLike[str] | None = None,
+        relay: dict[str, Any] | None = None,
+        display_name: str = "",
+        suite: str = DEFAULT_SUITE,
+    ) -> Changed[CircleInfo]:
+        """Create a circle with me as its first admin. Give a shared ``folder``, or ``relay`` settings
+        (``{"url", "mailbox", "capability"}``, e.g. from ``relay.new_mailbox(url).to_dict()``)."""
+        name = _name(name, "A circle name")
+        if not name:
+            raise InvalidInputError("Give the circle a name (only members ever see it).")
+        if suite not in SUITE_NAMES:
+            raise InvalidInputError(f"Unknown suite {suite!r}; choose one of {', '.join(SUITE_NAMES)}.")
+        if (folder is None) == (relay is None):
+            raise InvalidInputError("Choose where the circle meets: a shared folder or a relay.")
+        if folder is not None:
+            path = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+            if not os.path.isdir(path):
+                raise InvalidInputError(f"The folder {path} does not exist. Create it (or let your file sync create "
+                                        "it) first.")
+            settings = {"kind": "folder", "path": path}
+        else:
+            settings = check_settings({"kind": "relay", **(relay or {})})
+        me = self._store.identity()
+        cid = new_id()
+        row = CircleRow(cid, name, _name(display_name), settings, new_id(), suite, "active", 0, b"", None, None,
+                        None, None, now_ms(), None)  # fmt: skip
+        with self._vault.transaction():
+            self._store.insert_circle(row)
+            s = CircleSession(self._store, me, row)
+            s.append_op("create", me.fingerprint, key=b64e(me.public.to_bytes()), name=row.my_name, circle_name=name,
+                        suite=suite)  # fmt: skip
+        return Changed(self.get_circle(cid), Changes.CIRCLES)
+
+    def list_circles(self) -> list[CircleInfo]:
+        return [self._info(r) for r in self._store.circles()]
+
+    def get_circle(self, circle: str) -> CircleInfo:
+        return self._info(self._store.circle(self.find_circle(circle)))
+
+    def _info(self, r: CircleRow) -> CircleInfo:
+        me = self._store.identity()
+        rows = self._store.member_rows(r.id)
+        role = next((m[3] for m in rows if m[0] == me.fingerprint and m[4] == "active"), "")
+        pending = self._store.conn.execute(
+            "SELECT count(*) FROM join_requests WHERE circle_id = ? AND state = 'pending'", (r.id,)
+        ).fetchone()[0]
+        return CircleInfo(
+            id=r.id, name=r.name, my_name=r.my_name, state=r.state, role=role, transport=describe(r.transport),
+            members=sum(1 for m in rows if m[4] == "active"), pending_requests=int(pending),
+            outbox=self._store.outbox_count(r.id), last_sync=r.last_sync, roster_seq=r.roster_seq,
+        )  # fmt: skip
+
+    def set_transport(self, circle: str, settings: dict[str, Any]) -> Changed[CircleInfo]:
+        """Point this device at the circle's folder or relay (a synced folder often sits elsewhere per machine)."""
+        cid = self.find_circle(circle)
+        with self._vault.transaction():
+            self._store.update_circle(cid, transport=check_settings(settings))
+        return Changed(self.get_circle(cid), Changes.CIRCLES)
+
+    # -- invitations ---------------------------------------------------------------------------------------
+
+    def invite(self, circle: str, *, approve: bool = False, valid_days: float = invites.DEFAULT_VALID_DAYS
+               ) -> Changed[InviteInfo]:
+        """A one-time invite code, valid ``valid_days``. With ``approve``, joiners wait for :meth:`approve`."""
+        s = self._active_session(circle)
+        if not s.i_am_admin:
+            raise InvalidInputError("Only a facilitator (admin) of this circle can invite people.")
+        if not 0 < valid_days <= 90:
+            raise InvalidInputError("An invite can be valid for up to 90 days.")
+        secret = os.urandom(32)
+        created = now_ms()
+        code = invites.InviteCode(s.circle_id, s.circle.transport, s.me.fingerprint, secret,
+                                  int(created + valid_days * 86_400_000))
+        with self._vault.transaction() as conn:
+            conn.execute(
+                "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (code.invite_id, s.circle_id, secret, int(approve), created, code.expires_at),
+            )
+        text = code.encode()
+        return Changed(InviteInfo(s.circle_id, code.invite_id, text, text, code.expires_at, approve), Changes.CIRCLES)
+
+    def join(self, code: str, *, display_name: str = "", folder: str | os.PathLike[str] | None = None
+             ) -> Changed[CircleInfo]:
+        """Answer an invite: queue a join request (sent on the next :meth:`sync`). ``folder`` overrides the
+        invite's folder path when the shared folder sits elsewhere on this machine."""
+        invite = invites.InviteCode.decode(code)
+        if invite.expires_at < now_ms():
+            raise InvalidInputError("This invite has expired. Ask the facilitator for a new one.")
+        settings = check_settings(invite.transport)
+        if folder is not None:
+            settings = {"kind": "folder", "path": os.path.abspath(os.path.expanduser(os.fspath(folder)))}
+        me = self._store.identity()
+        existing = {r.id: r for r in self._store.circles()}
+        if invite.circle_id in existing:
+            raise InvalidInputError("You are already in this circle (or waiting to be admitted).")
+        name = _name(display_name)
+        row = CircleRow(invite.circle_id, "", name, settings, new_id(), DEFAULT_SUITE, "joining", 0, b"", None,
+                        invite.invite_id, invite.secret, invite.inviter, now_ms(), None)  # fmt: skip
+        with self._vault.transaction():
+            self._store.insert_circle(row)
+            CircleSession(self._store, me, row, None).queue_box(invites.make_join_request(me, invite, name))
+        return Changed(self.get_circle(invite.circle_id), Changes.CIRCLES)
+
+    def requests(self, circle: str) -> list[JoinRequestInfo]:
+        cid = self.find_circle(circle)
+        rows = self._store.conn.execute(
+            "SELECT member_id, name, state, received_at FROM join_requests WHERE circle_id = ? ORDER BY received_at",
+            (cid,),
+        ).fetchall()
+        return [JoinRequestInfo(cid, r[0], r[1], r[2], r[3]) for r in rows]
+
+    def _request(self, s: CircleSession, ref: str) -> tuple[Any, ...]:
+        rows = self._store.conn.execute(
+            "SELECT member_id, name, public, invite_id FROM join_requests WHERE circle_id = ? AND state = 'pending'",
+            (s.circle_id,),
+        ).fetchall()
+        hits = [r for r in rows if r[0] == ref or (len(ref) >= 4 and r[0].startswith(ref)) or r[1] == ref]
+        if len(hits) != 1:
+            raise NotFoundError(f"There is no single waiting request from “{ref}”. See them with: circle requests")
+        return tuple(hits[0])
+
+    def approve(self, circle: str, member: str) -> Changed[MemberInfo]:
+        """Admit a waiting joiner (made with ``approve=True``); they are welcomed on the next sync."""
+        s = self._active_session(circle)
+        mid, name, public, iid = self._request(s, member)
+        row = self._store.conn.execute("SELECT secret FROM invites WHERE id = ?", (iid,)).fetchone()
+        if row is None:
+            raise NotFoundError("The invite this request answered is gone.")
+        request = invites.JoinRequest(s.circle_id, iid, PublicIdentity.from_bytes(bytes(public)), name, 0)
+        with self._vault.transaction():
+            s.admit(request, bytes(row[0]))
+        return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
+
+    def decline(self, circle: str, member: str) -> Changed[None]:
+        s = self._active_session(circle)
+        mid, _name_, _p, iid = self._request(s, member)
+        with self._vault.transaction() as conn:
+            conn.execute("UPDATE join_requests SET state = 'declined' WHERE circle_id = ? AND member_id = ?",
+                         (s.circle_id, mid))
+            conn.execute("UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?", (mid, now_ms(), iid))
+        return Changed(None, Changes.CIRCLES)
+
+    # -- members -------------------------------------------------------------------------------------------
+
+    def members(self, circle: str) -> list[MemberInfo]:
+        cid = self.find_circle(circle)
+        me = self._store.identity().fingerprint
+        return [self._member_from(r, me) for r in self._store.member_rows(cid)]
+
+    def _member(self, cid: str, member_id: str) -> MemberInfo:
+        me = self._store.identity().fingerprint
+        for r in self._store.member_rows(cid):
+            if r[0] == member_id:
+                return self._member_from(r, me)
+        raise NotFoundError("There is no such member in this circle.")
+
+    @staticmethod
+    def _member_from(r: Sequence[Any], me: str) -> MemberInfo:
+        note = REMOVED_NOTE if r[4] == "removed" else LEFT_NOTE if r[4] == "left" else ""
+        if r[6]:
+            note = "Their keys changed since you last compared safety numbers. Compare them again."
+        return MemberInfo(member_id=r[0], name=r[2], role=r[3], status=r[4], verified=bool(r[5]),
+                          key_changed=bool(r[6]), is_me=r[0] == me, note=note)  # fmt: skip
+
+    def remove_member(self, circle: str, member: str) -> Changed[MemberInfo]:
+        """Remove someone. Later items are never wrapped to them; what they already received stays with them."""
+        s = self._active_session(circle)
+        mid = self.find_member(circle, member)
+        if mid == s.me.fingerprint:
+            raise InvalidInputError("To leave the circle yourself, use leave.")
+        m = s.roster.members.get(mid)
+        if m is None or m.status != "active":
+            raise InvalidInputError("They are not in this circle any more.")
+        with self._vault.transaction():
+            s.append_op("remove", mid, watermark=self._store.max_counter(s.circle_id, mid),
+                        extra_recipients=[m.public])  # fmt: skip
+        return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
+
+    def promote(self, circle: str, member: str) -> Changed[MemberInfo]:
+        s = self._active_session(circle)
+        mid = self.find_member(circle, member)
+        with self._vault.transaction():
+            s.append_op("promote", mid)
+        return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
+
+    def leave(self, circle: str) -> Changed[CircleInfo]:
+        """Leave: tell the others (an admin records it in the roster), then stop syncing this circle."""
+        s = self._active_session(circle)
+        with self._vault.transaction():
+            if s.i_am_admin:
+                s.append_op("leave", s.me.fingerprint,
+                            watermark=self._store.max_counter(s.circle_id, s.me.fingerprint) + 1)
+            else:
+                s.seal_and_queue(kind="leave", item_id=new_id(), revision=1,
+                                 payload=leave_notice(s.me, s.circle_id),
+                                 recipients=[m.public for m in s.others()])  # fmt: skip
+            self._store.update_circle(s.circle_id, state="left")
+        try:
+            self._engine(self._session(s.circle_id)).sync()  # pushes the notice now if the folder is there
+        except CompanionError:
+            pass  # it stays in the outbox; a later sync sends it
+        return Changed(self.get_circle(s.circle_id), Changes.CIRCLES)
+
+    def safety_number(self, circle: str, member: str) -> SafetyNumber:
+        """The 60-digit number to compare with this member in person or on a call."""
+        s = self._session(circle)
+        mid = self.find_member(circle, member)
+        pub = s.public_of(mid)
+        if pub is None:
+            raise NotFoundError("There is no such member in this circle.")
+        return SafetyNumber(mid, safety_number(s.me.public, pub), _sn_qr(s.me.public, pub))
+
+    def verify_member(self, circle: str, member: str, number: str) -> Changed[MemberInfo]:
+        """Mark a member verified if ``number`` (60 digits, any spacing, or the QR form) matches."""
+        s = self._session(circle)
+        mid = self.find_member(circle, member)
+        pub = s.public_of(mid)
+        if pub is None:
+            raise NotFoundError("There is no such member in this circle.")
+        if not check_safety_number(s.me.public, pub, number):
+            raise InvalidInputError(
+                "That safety number does not match. Compare it again digit by digit; if it still differs, you may "
+                "not have this person's real keys — do not share anything sensitive until you know why."
+            )
+        with self._vault.transaction():
+            self._store.set_verified(pub, True)
+        return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
+
+    # -- sharing -------------------------------------------------------------------------------------------
+
+    def _plan(self, entry_id: int, circle: str, to: Sequence[str], warning: str, replies: bool,
+              expires_days: float | None, excerpt: str | None, include_mood_tags: bool
+              ) -> tuple[CircleSession, Entry, SharePreview, dict[str, Any], Any]:  # fmt: skip
+        s = self._active_session(circle)
+        entry = self._journal.get(entry_id)
+        if entry.deleted_at is not None:
+            raise InvalidInputError("This entry is in the trash; restore it before sharing.")
+        if to:
+            ids = []
+            for ref in to:
+                mid = self.find_member(s.circle_id, ref)
+                m = s.roster.members.get(mid)
+                if m is None or m.status != "active":
+                    raise InvalidInputError(f"“{ref}” is no longer in this circle.")
+                if mid == s.me.fingerprint:
+                    continue
+                ids.append(mid)
+            audience = sorted(set(ids))
+        else:
+            audience = sorted(m.member_id for m in s.others())
+        if not audience:
+            raise InvalidInputError("There is nobody to share with yet: invite someone to the circle first.")
+        if expires_days is not None and not 0 < expires_days <= 3650:
+            raise InvalidInputError("Expiry is a number of days between 1 and 3650.")
+        if excerpt is not None:
+            excerpt = clean_text(excerpt).strip()
+            if not excerpt:
+                raise InvalidInputError("The excerpt is empty.")
+        options = {"whole_circle": not to, "warning": clean_text(warning).strip(), "replies": bool(replies),
+                   "expires_days": expires_days, "excerpt": excerpt is not None,
+                   "include_mood_tags": bool(include_mood_tags)}  # fmt: skip
+        payload: dict[str, Any] = {
+            "title": entry.title, "text": excerpt if excerpt is not None else entry.body,
+            "excerpt": excerpt is not None, "warning": options["warning"], "replies": bool(replies),
+            "expires_in_ms": int(expires_days * 86_400_000) if expires_days is not None else None,
+            "mood": entry.mood if include_mood_tags else None,
+            "tags": list(entry.tags) if include_mood_tags else [],
+            "audience": sorted({*audience, s.me.fingerprint}),
+        }  # fmt: skip
+        existing = self._store.conn.execute(
+            "SELECT item_id, revision FROM shares WHERE entry_uid = ? AND circle_id = ? AND state = 'shared'",
+            (entry.uid, s.circle_id),
+        ).fetchone()
+        item_id, revision = (existing[0], existing[1] + 1) if existing else (new_id(), 1)
+        names = {m.member_id: m.name for m in s.roster.members.values()}
+        preview = SharePreview(s.circle_id, item_id, revision,
+                               [{"member_id": a, "name": names.get(a, "")} for a in audience], payload)
+        return s, entry, preview, options, existing
+
+    def preview_share(self, entry_id: int, circle: str, *, to: Sequence[str] = (), warning: str = "",
+                      replies: bool = True, expires_days: float | None = None, excerpt: str | None = None,
+                      include_mood_tags: bool = False) -> SharePreview:  # fmt: skip
+        """Exactly what :meth:`share` with the same arguments would send, and to whom. Sends nothing."""
+        return self._plan(entry_id, circle, to, warning, replies, expires_days, excerpt, include_mood_tags)[2]
+
+    def share(self, entry_id: int, circle: str, *, to: Sequence[str] = (), warning: str = "",
+              replies: bool = True, expires_days: float | None = None, excerpt: str | None = None,
+              include_mood_tags: bool = False) -> Changed[ShareInfo]:  # fmt: skip
+        """Share an entry (or an excerpt) with the circle or chosen members; sent on the next sync.
+
+        Sharing an entry already shared to this circle sends its next revision (recipients replace the earlier
+        one). Options: content ``warning``, ``replies`` welcome or not, ``expires_days``, ``include_mood_tags``.
+        """
+        s, entry, preview, options, existing = self._plan(entry_id, circle, to, warning, replies, expires_days,
+                                                          excerpt, include_mood_tags)  # fmt: skip
+        recipients = s.active_publics(r["member_id"] for r in preview.recipients)
+        audience = [r["member_id"] for r in preview.recipients]
+        with self._vault.transaction() as conn:
+            s.seal_and_queue(kind="item", item_id=preview.item_id, revision=preview.revision,
+                             payload=preview.payload, recipients=recipients)  # fmt: skip
+            if existing:
+                conn.execute(
+                    "UPDATE shares SET revision = ?, audience = ?, options = ?, digest = ?, updated_at = ? "
+                    "WHERE item_id = ?",
+                    (preview.revision, json.dumps(audience), json.dumps(options), _digest(entry), now_ms(),
+                     preview.item_id),
+                )  # fmt: skip
+            else:
+                conn.execute(
+                    "INSERT INTO shares(item_id, circle_id, entry_uid, revision, audience, options, digest, state, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'shared', ?, ?)",
+                    (preview.item_id, s.circle_id, entry.uid, preview.revision, json.dumps(audience),
+                     json.dumps(options), _digest(entry), now_ms(), now_ms()),
+                )  # fmt: skip
+        return Changed(ShareInfo(entry.id, s.circle_id, preview.item_id, preview.revision, "shared", audience,
+                                 False, options), Changes.CIRCLES)  # fmt: skip
+
+    def shares_of(self, entry_id: int) -> list[ShareInfo]:
+        """Where this entry is shared, and whether it changed since (so the UI can offer to send the edit)."""
+        entry = self._journal.get(entry_id)
+        rows = self._store.conn.execute(
+            "SELECT circle_id, item_id, revision, state, audience, digest, options FROM shares WHERE entry_uid = ? "
+            "ORDER BY created_at", (entry.uid,),
+        ).fetchall()  # fmt: skip
+        return [ShareInfo(entry.id, r[0], r[1], r[2], r[3], json.loads(r[4]), r[5] != _digest(entry),
+                          json.loads(r[6])) for r in rows]  # fmt: skip
+
+    def unshare(self, entry_id: int, *, circle: str | None = None) -> Changed[list[ShareInfo]]:
+        """Send a signed retraction; recipients' apps delete the item (what they may have copied, we cannot)."""
+        entry = self._journal.get(entry_id)
+        cid = self.find_circle(circle) if circle else None
+        rows = [r for r in self.shares_of(entry_id) if r.state == "shared" and (cid is None or r.circle_id == cid)]
+        if not rows:
+            raise NotFoundError("This entry is not shared" + (" with that circle." if cid else "."))
+        out = []
+        with self._vault.transaction() as conn:
+            for r in rows:
+                s = self._active_session(r.circle_id)
+                s.seal_and_queue(kind="retract", item_id=r.item_id, revision=r.revision + 1, payload={}, recipients=[])
+                conn.execute("UPDATE shares SET state = 'retracted', revision = ?, updated_at = ? WHERE item_id = ?",
+                             (r.revision + 1, now_ms(), r.item_id))
+                conn.execute(
+                    "INSERT OR REPLACE INTO gone_items(circle_id, item_id, revision, reason, at) "
+                    "VALUES (?, ?, ?, 'retracted', ?)", (r.circle_id, r.item_id, r.revision + 1, now_ms()))
+                conn.execute("DELETE FROM replies WHERE circle_id = ? AND item_id = ?", (r.circle_id, r.item_id))
+                out.append(ShareInfo(entry.id, r.circle_id, r.item_id, r.revision + 1, "retracted", r.audience))
+        return Changed(out, Changes.CIRCLES | Changes.INBOX)
+
+    # -- replies -------------------------------------------------------------------------------------------
+
+    def reply(self, item_id: str, text: str, *, kind: str = "reply") -> Changed[ReplyInfo]:
+        """Reply (or react, ``kind="reaction"``) to a shared item; it reaches the item's audience only."""
+        if kind not in ("reply", "reaction"):
+            raise InvalidInputError("A response is a reply or a reaction.")
+        text = clean_text(text).strip()
+        if not text:
+            raise InvalidInputError("The reply is empty.")
+        cid = self._item_circle(item_id)
+        s = self._active_session(cid)
+        audience = s.audience_of(item_id)
+        if audience is None:
+            raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
+        author, members = audience
+        if author != s.me.fingerprint:
+            row = self._store.conn.execute("SELECT payload FROM inbox WHERE circle_id = ? AND item_id = ?",
+                                           (cid, item_id)).fetchone()
+            if row is not None and json.loads(row[0]).get("replies") is False:
+                raise InvalidInputError("The person who shared this asked for no replies.")
+        recipients = s.active_publics({author, *members})
+        if not recipients:
+            raise InvalidInputError("Nobody who can see this item is still in the circle.")
+        reply_id = new_id()
+        created = now_ms()
+        with self._vault.transaction() as conn:
+            s.seal_and_queue(kind=kind, item_id=reply_id, revision=1, payload={"parent": item_id, "text": text},
+                             recipients=recipients)  # fmt: skip
+            conn.execute(
+                "INSERT INTO replies(reply_id, circle_id, item_id, author, kind, text, created_at, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (reply_id, cid, item_id, s.me.fingerprint, kind, text, created, created)
+            )  # fmt: skip
+        me_name = s.roster.members[s.me.fingerprint].name if s.me.fingerprint in s.roster.members else ""
+        return Changed(ReplyInfo(reply_id, item_id, s.me.fingerprint, me_name, kind, text, created, True),
+                       Changes.INBOX)
+
+    def _item_circle(self, item_id: str) -> str:
+        conn = self._store.conn
+        rows = conn.execute("SELECT circle_id FROM inbox WHERE item_id = ? UNION SELECT circle_id FROM shares "
+                            "WHERE item_id = ? AND state = 'shared'", (item_id, item_id)).fetchall()
+        if not rows and len(item_id) >= 4:
+            rows = conn.execute("SELECT circle_id, item_id FROM inbox WHERE item_id LIKE ? || '%'", (item_id,)).fetchall()
+        if len(rows) != 1:
+            raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
+        return str(rows[0][0])
+
+    # -- sync ----------------------------------------------------------------------------------------------
+
+    def _engine(self, s: CircleSession) -> SyncEngine:
+        return SyncEngine(s, self.transport_factory(s.circle.transport, s.circle.writer_id), clock=self.clock)
+
+    def sync(self, circle: str | None = None) -> Changed[list[SyncReport]]:
+        """Send what waits in the outbox and apply what arrived, for one circle or all. Never raises for a
+        transport problem: the report says ``transport_failed`` with a message, and nothing is lost."""
+        ids = [self.find_circle(circle)] if circle else [r.id for r in self._store.circles()]
+        reports, changes = [], Changes.NONE
+        for cid in ids:
+            s = self._session(cid)
+            engine = self._engine(s)
+            try:
+                report = engine.sync()
+            finally:
+                engine.transport.close()
+            reports.append(report)
+            if "inbox" in report.changed:
+                changes |= Changes.INBOX
+            if report.changed - {"inbox"} or report.joined or report.removed:
+                changes |= Changes.CIRCLES
+        return Changed(reports, changes)
+
+    def purge_expired(self) -> Changed[int]:
+        """Delete received items whose time is up (call on app open; sync does it too)."""
+        with self._vault.transaction() as conn:
+            n = purge_expired(conn, now_ms=int(self.clock() * 1000))
+        return Changed(n, Changes.INBOX if n else Changes.NONE)
+
+    def rejections(self, circle: str | None = None, limit: int = 100) -> list[RejectionInfo]:
+        """What sync refused and why (no content): for the UI to report."""
+        sql = "SELECT circle_id, blob_id, author, reason, at FROM rejections"
+        args: tuple[Any, ...] = ()
+        if circle:
+            sql += " WHERE circle_id = ?"
+            args = (self.find_circle(circle),)
+        rows = self._store.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [RejectionInfo(*r) for r in rows]
+
+    # -- inbox ---------------------------------------------------------------------------------------------
+
+    def inbox(self, circle: str | None = None, *, limit: int = 200) -> list[InboxItem]:
+        """Received items, newest first (expired ones are purged first)."""
+        self.purge_expired()
+        sql = ("SELECT i.circle_id, c.name, i.item_id, i.author, coalesce(m.name, ''), i.revision, i.payload, "
+               "i.shared_at, i.received_at, i.expires_at, i.read FROM inbox i JOIN circles c ON c.id = i.circle_id "
+               "LEFT JOIN members m ON m.circle_id = i.circle_id AND m.member_id = i.author")  # fmt: skip
+        args: tuple[Any, ...] = ()
+        if circle:
+            sql += " WHERE i.circle_id = ?"
+            args = (self.find_circle(circle),)
+        rows = self._store.conn.execute(sql + " ORDER BY i.received_at DESC LIMIT ?", (*args, limit)).fetchall()
+        return [self._item_from(r) for r in rows]
+
+    def get_item(self, item_id: str) -> InboxItem:
+        cid = self._item_circle(item_id)
+        for it in self.inbox(cid, limit=100_000):
+            if it.item_id == item_id or it.item_id.startswith(item_id):
+                return it
+        raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
+
+    def replies_to(self, item_id: str) -> list[ReplyInfo]:
+        """Replies and reactions to an item (received or my own shared one), oldest first."""
+        me = self._store.identity().fingerprint
+        rows = self._store.conn.execute(
+            "SELECT r.reply_id, r.item_id, r.author, coalesce(m.name, ''), r.kind, r.text, r.created_at FROM replies r "
+            "LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author WHERE r.item_id = ? "
+            "ORDER BY r.received_at, r.reply_id", (item_id,),
+        ).fetchall()  # fmt: skip
+        return [ReplyInfo(*r, mine=r[2] == me) for r in rows]
+
+    def mark_read(self, item_id: str) -> Changed[None]:
+        with self._vault.transaction() as conn:
+            conn.execute("UPDATE inbox SET read = 1 WHERE item_id = ?", (item_id,))
+        return Changed(None, Changes.INBOX)
+
+    def _item_from(self, r: Sequence[Any]) -> InboxItem:
+        p = json.loads(r[6])
+        return InboxItem(
+            circle_id=r[0], circle_name=r[1], item_id=r[2], author=r[3], author_name=r[4], revision=r[5],
+            title=p.get("title", ""), text=p.get("text", ""), excerpt=bool(p.get("excerpt")),
+            warning=p.get("warning", ""), replies_welcome=bool(p.get("replies", True)), mood=p.get("mood"),
+            tags=list(p.get("tags") or []), shared_at=r[7], received_at=r[8], expires_at=r[9], read=bool(r[10]),
+            replies=self.replies_to(r[2]),
+        )  # fmt: skip
+
+
+def _digest(entry: Entry) -> str:
+    data = json.dumps([entry.title, entry.body, list(entry.tags), entry.mood], ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+__all__ = ["CirclesService", "b32"]

@@ -1,0 +1,364 @@
+"""The main window: first run / unlock / journal, the sidebar of pages, menus and shortcuts, and locking."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QStatusBar,
+    QWidget,
+)
+
+from companion.errors import WrongPassphraseError
+from companion.services import Changes, Companion
+from companion.ui import resources, theme
+from companion.ui.dialogs import message
+from companion.ui.editor import EDITOR_SHORTCUTS
+from companion.ui.journal_page import JournalPage
+from companion.ui.locking import IdleWatcher, default_clock
+from companion.ui.ops import ErrorPresenter, OpRunner
+from companion.ui.pages import Page, UiContext, registered
+from companion.ui.settings import UiSettings
+from companion.ui.settings_dialog import SettingsDialog, ShortcutsDialog
+from companion.ui.unlock import CreateScreen, UnlockScreen
+from companion.vault.header import DEFAULT, KdfParams
+
+log = logging.getLogger(__name__)
+APP_TITLE = "Companion"  # the window title never shows entry text or titles
+
+
+def _icon(name: str) -> QIcon:
+    found = resources.path(f"icons/{name}.svg")
+    if found is not None:
+        return QIcon(str(found))
+    return QIcon.fromTheme(name)
+
+
+class MainWindow(QMainWindow):
+    locked = Signal()
+    unlocked = Signal()
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        kdf_params: KdfParams = DEFAULT,
+        settings: UiSettings | None = None,
+        clock=default_clock,
+        interactive_errors: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.kdf_params = kdf_params
+        self.settings = settings or UiSettings.load(self.data_dir)
+        self.setWindowTitle(APP_TITLE)
+        self.setAccessibleName("Companion")
+        self.presenter = ErrorPresenter(lambda: self)
+        self.presenter.interactive = interactive_errors
+        self.companion = Companion(self.data_dir)
+        self.ops = OpRunner(self.companion, self.presenter)
+        self.ops.changed.connect(self._fan_out)
+        self.state = ""
+
+        status = QStatusBar()
+        status.setAccessibleName("Status")
+        self.setStatusBar(status)
+        self.ctx = UiContext(ops=self.ops, settings=self.settings, status=self.show_status)
+
+        self.create_screen = CreateScreen(str(self.data_dir))
+        self.unlock_screen = UnlockScreen()
+        self.create_screen.submitted.connect(self._create)
+        self.unlock_screen.submitted.connect(self._unlock)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("Sidebar")
+        self.sidebar.setAccessibleName("Sections")
+        self.sidebar.setAccessibleDescription("Journal, Shared, Circles and Meetings (Ctrl+1 to Ctrl+4)")
+        self.sidebar.setFixedWidth(170)
+        self.pages_stack = QStackedWidget()
+        self.pages: list[Page] = []
+        for cls in registered():
+            page = cls(self.ctx)
+            self.pages.append(page)
+            self.pages_stack.addWidget(page)
+            item = QListWidgetItem(_icon(cls.icon), cls.title)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, cls.title)
+            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, cls.accessible_description)
+            item.setToolTip(cls.accessible_description)
+            self.sidebar.addItem(item)
+        self.sidebar.currentRowChanged.connect(self.show_page)
+        self.journal: JournalPage = next(p for p in self.pages if isinstance(p, JournalPage))
+        main = QWidget()
+        row = QHBoxLayout(main)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.pages_stack, 1)
+        self.main_area = main
+
+        self.stack = QStackedWidget()
+        for widget in (self.create_screen, self.unlock_screen, self.main_area):
+            self.stack.addWidget(widget)
+        self.setCentralWidget(self.stack)
+        self._build_menus()
+
+        self.idle = IdleWatcher(self.settings.autolock_minutes * 60, clock=clock, parent=self)
+        self.idle.timed_out.connect(lambda: self.lock(reason="idle"))
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.idle)
+            app.applicationStateChanged.connect(self._app_state_changed)
+        self._watch_screensaver()
+
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
+        else:
+            self.resize(1100, 720)
+        self.sidebar.setCurrentRow(0)
+        self._show_start()
+
+    # -- states -----------------------------------------------------------------------------------------------------
+
+    def _show_start(self) -> None:
+        if self.companion.exists:
+            self._to_unlock(locked=False)
+        else:
+            self.state = "create"
+            self.stack.setCurrentWidget(self.create_screen)
+            self._set_main_actions(False)
+            self.create_screen.passphrase.setFocus()
+
+    def _to_unlock(self, *, locked: bool) -> None:
+        self.state = "unlock"
+        self.unlock_screen.clear()
+        self.unlock_screen.set_locked_message(locked)
+        self.stack.setCurrentWidget(self.unlock_screen)
+        self._set_main_actions(False)
+        self.unlock_screen.passphrase.setFocus()
+
+    def _create(self, passphrase: str) -> None:
+        params = self.kdf_params
+        self.ops.collection_op(lambda app: app.create(passphrase, params=params), keep_after_lock=True).success(
+            lambda _v: self._opened()
+        ).failure(lambda exc: self.create_screen.show_error(str(exc), self.create_screen.passphrase)).run()
+
+    def _unlock(self, passphrase: str) -> None:
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, WrongPassphraseError):
+                self.unlock_screen.wrong(
+                    "That passphrase did not open the journal. Check Caps Lock and try again."
+                )
+            else:
+                self.unlock_screen.set_busy(False)
+                self.presenter.present(exc)
+
+        self.ops.collection_op(lambda app: app.unlock(passphrase), keep_after_lock=True).success(
+            lambda _v: self._opened()
+        ).failure(failed).run()
+
+    def _opened(self) -> None:
+        self.create_screen.clear()
+        self.unlock_screen.clear()
+        self.state = "main"
+        self.stack.setCurrentWidget(self.main_area)
+        self._set_main_actions(True)
+        for page in self.pages:
+            page.on_unlock()
+        self.idle.delay_seconds = self.settings.autolock_minutes * 60
+        self.idle.start()
+        self.journal.editor.title.setFocus()
+        self.show_status("Journal unlocked.")
+        self.unlocked.emit()
+
+    def lock(self, reason: str = "") -> None:
+        """Clear every content-bearing widget, drop pending results, then close the vault on the worker."""
+        if self.state != "main":
+            return
+        self.idle.stop()
+        self.journal.editor.flush()  # queued before the lock: the last words are saved, never shown again
+        self.ops.new_generation()
+        for page in self.pages:
+            page.on_lock()
+        QApplication.clipboard().clear() if self._clipboard_is_ours() else None
+        self.ops.collection_op(lambda app: app.lock(), keep_after_lock=True).run()
+        self._to_unlock(locked=True)
+        self.show_status("Locked after a period of inactivity." if reason == "idle" else "Locked.")
+        self.locked.emit()
+
+    def _clipboard_is_ours(self) -> bool:
+        clipboard = QApplication.clipboard()
+        return clipboard is not None and clipboard.ownsClipboard()
+
+    # -- pages and changes -------------------------------------------------------------------------------------------
+
+    def show_page(self, index: int) -> None:
+        if 0 <= index < len(self.pages):
+            self.pages_stack.setCurrentIndex(index)
+            if self.sidebar.currentRow() != index:
+                self.sidebar.setCurrentRow(index)
+            self.pages[index].on_shown()
+
+    def _fan_out(self, changes: Changes) -> None:
+        if self.state != "main":
+            return
+        for page in self.pages:
+            page.on_changes(changes)
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    # -- menus ------------------------------------------------------------------------------------------------------
+
+    def _action(self, menu, text: str, keys: str | QKeySequence.StandardKey | None, slot, main_only=True) -> QAction:
+        action = QAction(text, self)
+        if keys is not None:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        if main_only:
+            self._main_actions.append(action)
+        return action
+
+    def _build_menus(self) -> None:
+        self._main_actions: list[QAction] = []
+        bar = self.menuBar()
+        bar.setAccessibleName("Menu bar")
+        file = bar.addMenu("&File")
+        self._action(file, "&New entry", "Ctrl+N", self.journal.new_entry)
+        self._action(file, "&Save now", "Ctrl+S", self.journal.editor.save_now)
+        file.addSeparator()
+        self._action(file, "&Lock", "Ctrl+L", self.lock)
+        self._action(file, "Se&ttings…", "Ctrl+,", self.open_settings)
+        file.addSeparator()
+        self._action(file, "&Quit", "Ctrl+Q", self.close, main_only=False)
+        edit = bar.addMenu("&Edit")
+        self._action(edit, "&Undo", None, lambda: self.journal.editor.body.undo()).setShortcutContext(
+            Qt.ShortcutContext.WidgetShortcut)
+        self._action(edit, "&Redo", None, lambda: self.journal.editor.body.redo())
+        edit.addSeparator()
+        self._action(edit, "&Find…", "Ctrl+F", self.journal.focus_search)
+        self._action(edit, "Move entry to &trash", "Ctrl+Delete", self.journal.trash_current)
+        view = bar.addMenu("&View")
+        for i, page in enumerate(self.pages):
+            self._action(view, page.title, f"Ctrl+{i + 1}" if i < 9 else None,
+                         lambda i=i: (self.show_page(i), self.pages[i].setFocus()))
+        view.addSeparator()
+        for action in self.journal.actions_for_menu():
+            view.addAction(action)
+            self._main_actions.append(action)
+        self._action(view, "Reading &view", "Ctrl+E", self.journal.editor.toggle_reading)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts, main_only=False)
+        self._action(help_menu, "&About Companion", None, self.show_about, main_only=False)
+        for menu in (file, edit, view, help_menu):
+            menu.setAccessibleName(menu.title().replace("&", ""))
+
+    def _set_main_actions(self, enabled: bool) -> None:
+        for action in self._main_actions:
+            action.setEnabled(enabled)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu else []:
+                if action.isSeparator():
+                    continue
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                name = action.text().replace("&", "").rstrip("…")
+                rows.append((keys or "Alt + menu letter", f"{menu_action.text().replace('&', '')} → {name}"))
+        rows.extend(EDITOR_SHORTCUTS)
+        rows.extend([
+            ("Tab / Shift+Tab", "Move to the next / previous control"),
+            ("Enter (in search)", "Go to the results"),
+            ("Enter (in the list)", "Write in the selected entry"),
+            ("Escape", "Close a dialog or suggestion list"),
+        ])
+        return rows
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.shortcut_rows(), self).exec()
+
+    def show_about(self) -> None:
+        message(self, "About Companion", "Companion: a private, encrypted journal for people in peer support.\n\n"
+                "Your entries stay on this device, encrypted with your passphrase.")
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self.data_dir, self.ops, self)
+        dialog.settings_changed.connect(self.apply_settings)
+        self.locked.connect(dialog.reject)
+        dialog.open()
+        return dialog
+
+    def apply_settings(self) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            theme.apply(app, self.settings.theme, self.settings.font_size)
+        self.idle.delay_seconds = self.settings.autolock_minutes * 60
+        self.settings.save(self.data_dir)
+
+    # -- locking triggers ---------------------------------------------------------------------------------------------
+
+    def _app_state_changed(self, state: Qt.ApplicationState) -> None:
+        if not self.settings.lock_on_screen_lock:
+            return
+        if state in (Qt.ApplicationState.ApplicationSuspended, Qt.ApplicationState.ApplicationHidden):
+            self.lock(reason="suspended")
+        elif state == Qt.ApplicationState.ApplicationInactive:
+            self.idle.check()  # coming back from sleep shows up as a state change: check at once
+
+    def _watch_screensaver(self) -> None:
+        """Lock when the desktop's screen saver / screen lock activates (freedesktop D-Bus), where available."""
+        try:
+            from PySide6.QtDBus import QDBusConnection
+        except ImportError:
+            return
+        bus = QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return
+        for service, path in (("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver"),
+                              ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver")):
+            try:
+                bus.connect(service, path, service, "ActiveChanged", self, "1_screensaver_changed(bool)")
+            except Exception:
+                log.debug("no screen saver signal from %s", service)
+
+    def _screensaver_changed(self, active: bool) -> None:
+        if active and self.settings.lock_on_screen_lock:
+            self.lock(reason="screen")
+
+    # -- closing ----------------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.journal.editor.flush()
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        try:
+            self.settings.save(self.data_dir)
+        except OSError:
+            pass
+        self.idle.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.idle)
+        for page in self.pages:
+            page.on_lock()
+        self.ops.shutdown()
+        super().closeEvent(event)
+
+
+def screen_dpr() -> float:
+    screen = QGuiApplication.primaryScreen()
+    return screen.devicePixelRatio() if screen else 1.0
+
+
+_ = (QLabel, QTimer)

@@ -62,12 +62,15 @@ def _x25519_public_ok(raw: bytes) -> bool:
     return True
 
 
-def _ed_add(p1: tuple[int, int], p2: tuple[int, int]) -> tuple[int, int]:
-    (x1, y1), (x2, y2) = p1, p2
-    t = _D * x1 * x2 * y1 * y2 % _P
-    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, _P - 2, _P) % _P
-    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, _P - 2, _P) % _P
-    return x3, y3
+def _ed_double(x: int, y: int, z: int) -> tuple[int, int, int]:
+    """Point doubling on -x^2 + y^2 = 1 + d x^2 y^2 in projective coordinates (dbl-2008-hwcd, a = -1)."""
+    a, b = x * x % _P, y * y % _P
+    c = 2 * z * z % _P
+    e = ((x + y) * (x + y) - a - b) % _P
+    g = (b - a) % _P  # D + B with D = -A
+    f = (g - c) % _P
+    h = (-a - b) % _P  # D - B
+    return e * f % _P, g * h % _P, f * g % _P
 
 
 def _ed25519_public_ok(raw: bytes) -> bool:
@@ -88,10 +91,10 @@ def _ed25519_public_ok(raw: bytes) -> bool:
         return False  # non-canonical "negative zero"
     if x & 1 != sign:
         x = _P - x
-    point = (x, y)
+    px, py, pz = x, y, 1
     for _ in range(3):
-        point = _ed_add(point, point)
-    return point != (0, 1)
+        px, py, pz = _ed_double(px, py, pz)
+    return not (px == 0 and py == pz)  # 8·A is the identity (0 : 1 : 1) exactly for small-order A
 
 
 # -- public identity -----------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of the envelope parser with atheris (libFuzzer). Not collected by pytest.
 
     pip install -e '.[fuzz]'
-    python tests/crypto/fuzz_envelope_atheris.py -max_total_time=300 [corpus_dir]
+    PYTHONPATH=. python tests/crypto/fuzz_envelope_atheris.py -max_total_time=300 [corpus_dir]
 
 Every input is tried three ways: as is, re-signed by the author (so the checks after the signature are reached),
 and with a content key supplied. Anything other than InvalidEnvelope escaping is a crash.

@@ -1,16 +1,17 @@
-"""The one-page PDF summary of an attendance report: a table and a bar chart, drawn with QPdfWriter + QPainter.
+"""The one-page PDF summary of an attendance report: a table and a bar chart (QPdfWriter + QPainter).
 
-Called lazily by ``companion.attendance.output`` only for ``--format pdf`` (the only attendance code that touches
-Qt). It draws only what the report holds — period labels, format names, published cells and the method — and
-the file carries no title, author, creator, producer or creation date (Qt writes a producer string and a
-creation timestamp of its own; :func:`scrub_info` blanks them in place, keeping every byte offset valid).
+Called lazily by ``companion.attendance.output`` only for ``--format pdf`` (the only attendance code that
+touches Qt). It draws only what the report holds — period labels, format names, published cells and the method
+— and the file carries no title, author, creator, producer, creation date or random document id: Qt writes a
+producer string and timestamps of its own into the information dictionary, which :func:`scrub_info` blanks in
+place (keeping every byte offset valid), and its XMP packet is replaced by an empty one.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, Qt, QUuid
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -27,6 +28,11 @@ from companion.attendance.output import Report
 from companion.attendance.report import FORMAT_LABELS, MEASURE_LABELS, MEASURES
 
 _app: QGuiApplication | None = None
+MINIMAL_XMP = (
+    b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
+    b"</x:xmpmeta><?xpacket end='w'?>"
+)
 HEADERS = ("Period", "Format", *(MEASURE_LABELS[m].replace(" attendees", "") for m in MEASURES))
 
 
@@ -45,8 +51,16 @@ def render_pdf(report: Report) -> bytes:
     writer.setCreator("")
     writer.setAuthor("")
     writer.setTitle("")
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait,
-                                     QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter))
+    writer.setDocumentId(QUuid())  # the null id: the same for every report, so it identifies nothing
+    writer.setDocumentXmpMetadata(QByteArray(MINIMAL_XMP))  # Qt's own carries its version and the time
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(15, 15, 15, 15),
+            QPageLayout.Unit.Millimeter,
+        )
+    )
     writer.setResolution(300)
     painter = QPainter(writer)
     try:
@@ -65,8 +79,9 @@ def scrub_info(pdf: bytes) -> bytes:
         key, value = match.group(1), match.group(2)
         return key + b"(" + b" " * (len(value) - 2) + b")"
 
-    return re.sub(rb"(/(?:Producer|Creator|Author|Title|CreationDate|ModDate)\s*)(\((?:[^()\\]|\\.)*\))",
-                  blank, pdf)
+    return re.sub(
+        rb"(/(?:Producer|Creator|Author|Title|CreationDate|ModDate)\s*)(\((?:[^()\\]|\\.)*\))", blank, pdf
+    )
 
 
 def _draw(p: QPainter, report: Report, width: int, height: int, mm: float) -> None:
@@ -100,16 +115,20 @@ def _draw(p: QPainter, report: Report, width: int, height: int, mm: float) -> No
     _chart(p, report, QRectF(0, y + 5 * mm, width, chart_h), mm)
     p.setFont(QFont("DejaVu Sans", 7))
     p.setPen(QColor("#444444"))
-    foot = (f"Counts only: no names or dates of meetings. Hidden cells are marked; see the method above. "
-            f"Generated {meta['generated']}.")
+    foot = (
+        f"Counts only: no names or dates of meetings. Hidden cells are marked; see the method above. "
+        f"Generated {meta['generated']}."
+    )
     p.drawText(QRectF(0, height - foot_h, width, foot_h), int(Qt.TextFlag.TextWordWrap), foot)
 
 
 def _method_note(report: Report) -> str:
     params = report.meta["profile"]["parameters"]
     if report.meta["epsilon"] is not None:
-        return ("Each count has integer (discrete Laplace) noise added; at most "
-                f"{params['max_attendances_per_person']} attendances per person per period are counted.")
+        return (
+            "Each count has integer (discrete Laplace) noise added; at most "
+            f"{params['max_attendances_per_person']} attendances per person per period are counted."
+        )
     return str(params.get("description", ""))
 
 
@@ -122,7 +141,9 @@ def _table(p: QPainter, rows: list[dict], top: float, width: int, row_h: float, 
     x = 0.0
     for header, w in zip(HEADERS, widths, strict=True):
         align = Qt.AlignmentFlag.AlignLeft if x == 0 or header == "Format" else Qt.AlignmentFlag.AlignRight
-        p.drawText(QRectF(x + 1 * mm, top, w - 2 * mm, row_h), int(align | Qt.AlignmentFlag.AlignVCenter), header)
+        p.drawText(
+            QRectF(x + 1 * mm, top, w - 2 * mm, row_h), int(align | Qt.AlignmentFlag.AlignVCenter), header
+        )
         x += w
     y = top + row_h
     p.setPen(QPen(QColor("#888888"), 0.2 * mm))
@@ -132,8 +153,11 @@ def _table(p: QPainter, rows: list[dict], top: float, width: int, row_h: float, 
     for i, row in enumerate(rows):
         if row["format"] == "all":
             p.fillRect(QRectF(0, y, width, row_h), QColor("#f3f6fa"))
-        cells = [row["period"] if i % 4 == 0 else "", FORMAT_LABELS.get(row["format"], row["format"]),
-                 *(row[m] for m in MEASURES)]
+        cells = [
+            row["period"] if i % 4 == 0 else "",
+            FORMAT_LABELS.get(row["format"], row["format"]),
+            *(row[m] for m in MEASURES),
+        ]
         x = 0.0
         for j, (value, w) in enumerate(zip(cells, widths, strict=True)):
             rect = QRectF(x + 1 * mm, y, w - 2 * mm, row_h)
@@ -155,8 +179,11 @@ def _chart(p: QPainter, report: Report, box: QRectF, mm: float) -> None:
     bars = [(r["period"], r["attendances"]) for r in report.rows if r["format"] == "all"]
     p.setFont(QFont("DejaVu Sans", 8, QFont.Weight.Bold))
     p.setPen(QColor("#111111"))
-    p.drawText(QRectF(box.left(), box.top(), box.width(), 5 * mm), int(Qt.AlignmentFlag.AlignLeft),
-               "Attendances per period, all formats")
+    p.drawText(
+        QRectF(box.left(), box.top(), box.width(), 5 * mm),
+        int(Qt.AlignmentFlag.AlignLeft),
+        "Attendances per period, all formats",
+    )
     plot = QRectF(box.left() + 12 * mm, box.top() + 7 * mm, box.width() - 14 * mm, box.height() - 14 * mm)
     numbers = [v for _, v in bars if isinstance(v, int)]
     hidden_level = 10
@@ -164,8 +191,12 @@ def _chart(p: QPainter, report: Report, box: QRectF, mm: float) -> None:
     p.setPen(QPen(QColor("#888888"), 0.2 * mm))
     p.drawLine(plot.bottomLeft(), plot.bottomRight())
     p.setFont(QFont("DejaVu Sans", 6))
-    p.drawText(QRectF(box.left(), plot.top() - 2 * mm, 11 * mm, 4 * mm), int(Qt.AlignmentFlag.AlignRight), str(top))
-    p.drawText(QRectF(box.left(), plot.bottom() - 2 * mm, 11 * mm, 4 * mm), int(Qt.AlignmentFlag.AlignRight), "0")
+    p.drawText(
+        QRectF(box.left(), plot.top() - 2 * mm, 11 * mm, 4 * mm), int(Qt.AlignmentFlag.AlignRight), str(top)
+    )
+    p.drawText(
+        QRectF(box.left(), plot.bottom() - 2 * mm, 11 * mm, 4 * mm), int(Qt.AlignmentFlag.AlignRight), "0"
+    )
     if not bars:
         return
     slot = plot.width() / len(bars)
@@ -184,8 +215,14 @@ def _chart(p: QPainter, report: Report, box: QRectF, mm: float) -> None:
             p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(QColor("#111111"))
         shown = "–" if value is None else str(value)
-        p.drawText(QRectF(x - 4 * mm, plot.bottom() - h - 4 * mm, bar_w + 8 * mm, 3.5 * mm),
-                   int(Qt.AlignmentFlag.AlignHCenter), shown)
+        p.drawText(
+            QRectF(x - 4 * mm, plot.bottom() - h - 4 * mm, bar_w + 8 * mm, 3.5 * mm),
+            int(Qt.AlignmentFlag.AlignHCenter),
+            shown,
+        )
         if i % label_every == 0:
-            p.drawText(QRectF(x - 6 * mm, plot.bottom() + 1 * mm, bar_w + 12 * mm, 4 * mm),
-                       int(Qt.AlignmentFlag.AlignHCenter), label)
+            p.drawText(
+                QRectF(x - 6 * mm, plot.bottom() + 1 * mm, bar_w + 12 * mm, 4 * mm),
+                int(Qt.AlignmentFlag.AlignHCenter),
+                label,
+            )

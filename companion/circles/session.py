@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from companion.circles import invites
@@ -35,6 +36,7 @@ class CircleSession:
         self.me = me
         self.circle = circle
         self.roster = roster if roster is not None else store.roster(circle.id)
+        self.clock: Callable[[], float] = time.time  # seconds; the envelopes' created_at (a seam for skew tests)
 
     @property
     def circle_id(self) -> str:
@@ -87,7 +89,7 @@ class CircleSession:
         blob = seal(
             self.me, list(recipients), kind=kind, circle_id=self.circle_id, item_id=item_id, revision=revision,
             counter=counter, roster_head=self.roster.head if roster_head is None else roster_head,
-            payload=payload_bytes(payload), suite=self.circle.suite, content_key=content_key,
+            payload=payload_bytes(payload), suite=self.circle.suite, content_key=content_key, clock=self.clock,
         )  # fmt: skip
         self.store.enqueue(self.circle_id, envelope_id(blob), blob, author=self.me.fingerprint, counter=counter)
         return blob

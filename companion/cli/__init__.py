@@ -26,7 +26,7 @@ from companion.paths import data_dir
 ENV_PASSPHRASE = "COMPANION_PASSPHRASE"
 ENV_NEW_PASSPHRASE = "COMPANION_NEW_PASSPHRASE"
 # Modules under companion.cli that add subcommands; each has ``register(subparsers, common)``.
-COMMAND_MODULES = ["journal", "transfer", "attendance"]
+COMMAND_MODULES = ["journal", "transfer", "attendance", "circles"]
 
 
 class Context:

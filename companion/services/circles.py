@@ -111,7 +111,9 @@ class CirclesService:
 
     def _session(self, circle: str) -> CircleSession:
         cid = self.find_circle(circle)
-        return CircleSession(self._store, self._store.identity(), self._store.circle(cid))
+        s = CircleSession(self._store, self._store.identity(), self._store.circle(cid))
+        s.clock = self.clock
+        return s
 
     def _active_session(self, circle: str) -> CircleSession:
         s = self._session(circle)

@@ -20,17 +20,17 @@ class Person:
         self.app.create("pw-" + name, params=FLOOR)
 
     @property
-    def circles(self):  # noqa: ANN201
+    def circles(self):
         return self.app.circles
 
     @property
     def id(self) -> str:
         return self.app.circles.identity().member_id
 
-    def entry(self, text: str, **kw) -> int:  # noqa: ANN003
+    def entry(self, text: str, **kw) -> int:
         return self.app.journal.add_entry(text, **kw).value.id
 
-    def sync(self, circle: str | None = None):  # noqa: ANN201
+    def sync(self, circle: str | None = None):
         return self.app.circles.sync(circle).value
 
     def inbox(self) -> list:
@@ -44,9 +44,21 @@ def shared(tmp_path: Path) -> Path:
     return folder
 
 
+class People(dict):
+    """Journals made on first use (each costs one key derivation)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str) -> Person:
+        person = self[name] = Person(self.root, name)
+        return person
+
+
 @pytest.fixture
 def people(tmp_path: Path) -> Iterator[dict[str, Person]]:
-    made = {n: Person(tmp_path / "vaults", n) for n in ("ana", "ben", "cat", "dan")}
+    made = People(tmp_path / "vaults")
     yield made
     for p in made.values():
         p.app.lock()

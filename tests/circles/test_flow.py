@@ -32,3 +32,229 @@ def test_share_to_one_and_to_all(circle) -> None:
     item = cat.inbox()[0]
     assert item.text == "for everyone" and item.tags == ["hope"] and item.mood == 4 and item.warning == "grief"
     assert item.author_name == "Ana"
+
+
+def test_reply_reaches_the_audience_only(circle, people) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    e = ana.entry("to ben", title="Private")
+    item = ana.circles.share(e, cid, to=["Ben"]).value
+    ana.sync()
+    ben.sync()
+    ben.circles.reply(item.item_id, "thank you for this")
+    ben.circles.reply(item.item_id, "❤", kind="reaction")
+    ben.sync()
+    ana.sync()
+    cat.sync()
+    replies = ana.circles.replies_to(item.item_id)
+    assert [(r.author_name, r.kind, r.text) for r in replies] == [("Ben", "reply", "thank you for this"),
+                                                                ("Ben", "reaction", "❤")]
+    assert cat.circles.replies_to(item.item_id) == []
+    # a reply to an item shared with the whole circle reaches everyone who can see it
+    e2 = ana.entry("to all", title="Open")
+    item2 = ana.circles.share(e2, cid).value
+    ana.sync()
+    cat.sync()
+    cat.circles.reply(item2.item_id, "me too")
+    cat.sync()
+    ben.sync()
+    ana.sync()
+    assert [r.text for r in ben.circles.replies_to(item2.item_id)] == ["me too"]
+    assert [r.text for r in ana.circles.replies_to(item2.item_id)] == ["me too"]
+
+
+def test_no_replies_option(circle) -> None:
+    import pytest
+
+    from companion.errors import InvalidInputError
+
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    e = ana.entry("just listen", title="Quiet")
+    item = ana.circles.share(e, cid, replies=False).value
+    ana.sync()
+    ben.sync()
+    assert ben.inbox()[0].replies_welcome is False
+    with pytest.raises(InvalidInputError):
+        ben.circles.reply(item.item_id, "but…")
+
+
+def test_edit_sends_a_new_revision(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    e = ana.entry("first words", title="Draft")
+    ana.circles.share(e, cid)
+    ana.sync()
+    ben.sync()
+    assert ana.circles.shares_of(e)[0].changed_since is False
+    ana.app.journal.update_entry(e, body="better words")
+    status = ana.circles.shares_of(e)
+    assert [(s.circle_id, s.revision, s.changed_since) for s in status] == [(cid, 1, True)]
+    preview = ana.circles.preview_share(e, cid)
+    assert preview.revision == 2 and preview.payload["text"] == "better words"
+    ana.circles.share(e, cid)
+    ana.sync()
+    ben.sync()
+    cat.sync()
+    for person in (ben, cat):
+        items = person.inbox()
+        assert [(i.text, i.revision) for i in items] == [("better words", 2)]
+    assert ana.circles.shares_of(e)[0].changed_since is False
+
+
+def test_unshare_removes_from_recipients(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    e = ana.entry("regret", title="Oops")
+    keep = ana.entry("stays", title="Keep")
+    item = ana.circles.share(e, cid).value
+    ana.circles.share(keep, cid)
+    ana.sync()
+    ben.sync()
+    ben.circles.reply(item.item_id, "hm")
+    ben.sync()
+    ana.circles.unshare(e)
+    ana.sync()
+    ben.sync()
+    cat.sync()
+    for person in (ben, cat):
+        assert [i.title for i in person.inbox()] == ["Keep"]
+        assert person.circles.replies_to(item.item_id) == []
+    assert ana.circles.shares_of(e)[0].state == "retracted"
+
+
+def test_expiry_is_deleted_by_recipients(circle) -> None:
+    import time
+
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    e = ana.entry("for a day", title="Brief")
+    ana.circles.share(e, cid, expires_days=1)
+    ana.sync()
+    ben.sync()
+    assert [i.title for i in ben.inbox()] == ["Brief"]
+    ben.circles.clock = lambda: time.time() + 2 * 86400
+    assert ben.circles.purge_expired().value == 1  # what the UI calls on app open
+    assert ben.inbox() == []
+    ben.sync()  # the old envelope is still in the folder: it does not come back
+    assert ben.inbox() == []
+
+
+def test_excerpt_and_preview_show_exactly_what_is_sent(circle) -> None:
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    e = ana.entry("a long private text with one line to share", title="T", tags=["x"], mood=2)
+    preview = ana.circles.preview_share(e, cid, excerpt="one line to share", to=["ben"])
+    assert preview.payload["text"] == "one line to share" and preview.payload["excerpt"] is True
+    assert preview.payload["tags"] == [] and preview.payload["mood"] is None
+    assert [r["name"] for r in preview.recipients] == ["Ben"]
+    assert ana.circles.get_circle(cid).outbox == 0  # a preview sends nothing
+    ana.circles.share(e, cid, excerpt="one line to share", to=["ben"])
+    ana.sync()
+    ben.sync()
+    got = ben.inbox()[0]
+    assert (got.title, got.text, got.tags, got.mood) == ("T", "one line to share", [], None)
+
+
+def test_approval_flow_and_verify(people, shared) -> None:
+    import pytest
+
+    from companion.errors import InvalidInputError
+
+    ana, dan = people["ana"], people["dan"]
+    cid = ana.circles.create_circle("Careful", folder=shared).value.id
+    code = ana.circles.invite(cid, approve=True).value.code
+    dan.circles.join(code, display_name="D")
+    dan.sync()
+    ana.sync()
+    assert [r.name for r in ana.circles.requests(cid)] == ["D"]
+    dan.sync()
+    assert dan.circles.get_circle(cid).state == "joining"
+    ana.circles.approve(cid, "D")
+    ana.sync()
+    dan.sync()
+    assert dan.circles.get_circle(cid).state == "active"
+    assert dan.circles.get_circle(cid).name == "Careful"
+    # safety numbers: the same on both sides; a wrong one is refused
+    sn = ana.circles.safety_number(cid, "D").digits
+    assert dan.circles.safety_number(cid, ana.id).digits == sn
+    with pytest.raises(InvalidInputError):
+        ana.circles.verify_member(cid, "D", "1" * 60)
+    assert ana.circles.verify_member(cid, "D", sn).value.verified
+
+
+def test_removed_member_keeps_old_but_gets_nothing_new(circle, shared) -> None:
+    from companion.crypto import open_envelope
+    from companion.errors import InvalidEnvelope
+
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    before = ana.entry("before", title="Before")
+    ana.circles.share(before, cid)
+    ana.sync()
+    ben.sync()
+    files_before = set(shared.rglob("*.env"))
+    ana.circles.remove_member(cid, "Ben")
+    after = ana.entry("after removal", title="After")
+    ana.circles.share(after, cid)
+    ana.sync()
+    ben.sync()
+    cat.sync()
+    assert ben.circles.get_circle(cid).state == "removed"
+    assert [i.title for i in ben.inbox()] == ["Before"]  # what they had stays, and the app says so
+    assert sorted(i.title for i in cat.inbox()) == ["After", "Before"]
+    removed = {m.name: m for m in ana.circles.members(cid)}["Ben"]
+    assert removed.status == "removed" and "stays on their device" in removed.note
+    # with Ben's own keys, nothing written after the removal opens
+    ben_keys = ben.circles._store.identity()
+    ana_pub = ana.circles._store.identity().public
+    new_files = set(shared.rglob("*.env")) - files_before
+    assert new_files
+    opened = 0
+    for path in new_files:
+        try:
+            o = open_envelope(path.read_bytes(), me=ben_keys, author_key=lambda fp: ana_pub)
+        except InvalidEnvelope:
+            continue
+        opened += 1
+        assert o.header.kind == "roster"  # only the removal notice itself is addressed to him
+    assert opened == 1
+
+
+def test_marker_never_reaches_the_shared_folder(people, shared) -> None:
+    mark = "Zq8Marker"
+    ana, ben = people["ana"], people["ben"]
+    cid = ana.circles.create_circle(f"circle {mark}", folder=shared, display_name=f"ana {mark}").value.id
+    ben.circles.join(ana.circles.invite(cid).value.code, display_name=f"ben {mark}")
+    ben.sync()
+    ana.sync()
+    ben.sync()
+    e = ana.entry(f"text {mark}", title=f"title {mark}", tags=[f"tag{mark}"], mood=3)
+    item = ana.circles.share(e, cid, include_mood_tags=True, warning=f"cw {mark}").value
+    ana.sync()
+    ben.sync()
+    ben.circles.reply(item.item_id, f"reply {mark}")
+    ben.sync()
+    ana.sync()
+    assert ben.inbox()[0].title == f"title {mark}"
+    files = [f for f in shared.rglob("*") if f.is_file()]
+    assert len(files) >= 5  # join request, add, welcome, item, reply
+    for f in files:
+        data = f.read_bytes()
+        for form in (mark, mark.lower(), mark.upper()):
+            assert form.encode() not in data
+            assert form.encode("utf-16-le") not in data
+        assert mark not in f.name
+
+
+def test_leave(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ben.circles.leave(cid)
+    ana.sync()
+    cat.sync()
+    status = {m.name: m.status for m in cat.circles.members(cid)}
+    assert status["Ben"] == "left"
+    e = ana.entry("after ben left", title="Later")
+    item = ana.circles.share(e, cid).value
+    assert ben.id not in item.audience

@@ -34,6 +34,9 @@ HIGHLIGHT_START = "\x02"
 HIGHLIGHT_END = "\x03"
 ELLIPSIS = "…"
 SNIPPET_TOKENS = 16
+# Above this many matches, newest-first search walks the date index instead of sorting the matches
+# (see benchmarks/README.md for the measurements behind the number).
+WIDE_MATCH = 400
 # Title weighs most, then tags, then body (bm25 column weights, in the table's column order).
 RANK = "bm25(entries_fts, 4.0, 1.0, 2.0)"
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -133,17 +136,40 @@ def search(
         ).fetchall()
         return [summary_from_row(row) for row in rows]
 
-    order_sql = f"{RANK}, e.created_ts DESC" if order == "relevance" else "e.created_ts DESC, e.id DESC"
-    # Step 1: which entries, in order (cheap: no snippets). Step 2: snippets for just that page.
-    rows = conn.execute(
-        f"SELECT {SUMMARY_COLUMNS} FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
-        f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
-        (query, *params, limit, offset),
-    ).fetchall()
+    # Step 1: which entries, in order (no snippets yet). Step 2: snippets for just that page.
+    if order == "relevance":
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
+            f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where} "
+            f"ORDER BY {RANK}, e.created_ts DESC LIMIT ? OFFSET ?"
+        )
+    elif _matches_at_least(conn, query, WIDE_MATCH):
+        # Many matches (a common word, a short prefix): walk the entries newest first and keep those in the
+        # match set, stopping at the page's end, instead of sorting every match.
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM entries e INDEXED BY entries_live "
+            "WHERE e.deleted_at IS NULL AND e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)"
+            f"{where} ORDER BY e.created_ts DESC, e.id DESC LIMIT ? OFFSET ?"
+        )
+    else:
+        # Few matches: look each one up and sort them.
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
+            f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where} "
+            "ORDER BY e.created_ts DESC, e.id DESC LIMIT ? OFFSET ?"
+        )
+    rows = conn.execute(sql, (query, *params, limit, offset)).fetchall()
     if not rows:
         return []
     snippets = _snippets(conn, query, [row[0] for row in rows])
     return [summary_from_row(row, snippets.get(row[0])) for row in rows]
+
+
+def _matches_at_least(conn: Any, query: str, n: int) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT ?)", (query, n)
+    ).fetchone()[0]
+    return int(found) >= n
 
 
 def _snippets(conn: Any, query: str, ids: Sequence[int]) -> dict[int, str]:

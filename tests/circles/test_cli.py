@@ -1,0 +1,67 @@
+"""The command line, in-process: two journals and one shared folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from companion.cli import main
+
+
+def run(capsys, data: Path, *args: str) -> tuple[int, str]:  # noqa: ANN001
+    capsys.readouterr()
+    code = main(["--data-dir", str(data), *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_PASSPHRASE", "pw")
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    ana, ben = tmp_path / "ana", tmp_path / "ben"
+    for d in (ana, ben):
+        Companion(d).create("pw", params=FLOOR).value  # noqa: B018
+    code, out = run(capsys, ana, "circle", "create", "Tuesday", "--folder", str(shared), "--name", "Ana")
+    assert code == 0
+    cid = out.strip().splitlines()[-1]
+    code, out = run(capsys, ana, "circle", "invite", cid)
+    invite = out.strip().splitlines()[-1]
+    assert invite.startswith("companion-invite:1:")
+    code, out = run(capsys, ben, "circle", "join", invite, "--name", "Ben")
+    assert code == 0 and "on its way" in out
+    assert run(capsys, ana, "sync")[0] == 0
+    assert run(capsys, ben, "sync")[0] == 0
+    code, out = run(capsys, ben, "--json", "circle", "members", cid)
+    assert sorted(m["name"] for m in json.loads(out)) == ["Ana", "Ben"]
+    code, out = run(capsys, ana, "add", "a text to share", "--title", "Mine", "--tag", "t")
+    entry = out.strip().splitlines()[-1]
+    code, out = run(capsys, ana, "--json", "share", entry, "--circle", "Tuesday", "--to", "Ben", "--dry-run")
+    preview = json.loads(out)
+    assert preview["payload"]["text"] == "a text to share" and preview["payload"]["tags"] == []
+    assert run(capsys, ana, "share", entry, "--circle", "Tuesday", "--warning", "sad")[0] == 0
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    code, out = run(capsys, ben, "--json", "inbox")
+    items = json.loads(out)
+    assert [(i["title"], i["warning"]) for i in items] == [("Mine", "sad")]
+    code, out = run(capsys, ben, "reply", items[0]["item_id"], "thanks")
+    assert code == 0
+    code, out = run(capsys, ben, "circle", "verify", cid, "Ana")
+    number = out.strip().splitlines()[-1]
+    code, out = run(capsys, ben, "circle", "verify", cid, "Ana", number)
+    assert code == 0 and "Verified" in out
+    code, out = run(capsys, ben, "circle", "verify", cid, "Ana", "12345")
+    assert code != 0 and "does not match" in out
+    assert run(capsys, ana, "unshare", entry)[0] == 0
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    code, out = run(capsys, ben, "--json", "inbox")
+    assert json.loads(out) == []
+    code, out = run(capsys, ana, "circle", "remove", cid, "Ben")
+    assert code == 0 and "stays" in out
+    code, out = run(capsys, ana, "--json", "identity")
+    assert len(json.loads(out)["fingerprint"]) == 32

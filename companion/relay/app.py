@@ -147,21 +147,24 @@ def _capability(request: Request) -> bytes:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = _Refused(413, "body_too_large", f"The request body is larger than {limit} bytes.")
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise _Refused(400, "bad_request", "Content-Length is not a number.")
         if int(declared) > limit:
-            raise too_big
+            raise _too_big(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_big  # stop reading here; the server closes the connection after answering
+            raise _too_big(limit)  # stop reading here; the server closes the connection after answering
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_big(limit: int) -> _Refused:
+    return _Refused(413, "body_too_large", f"The request body is larger than {limit} bytes.")
 
 
 def _parse_envelopes(body: bytes, config: RelayConfig) -> list[bytes]:
@@ -256,7 +259,7 @@ def create_app(
     async def append(request: Request, mailbox: str, cap_hash: bytes) -> Response:
         body = await _read_body(request, cfg.max_body_bytes)
         blobs = _parse_envelopes(body, cfg)
-        results = await run_in_threadpool(storage.append, mailbox, cap_hash, blobs, time.time())
+        results = await storage.append_async(mailbox, cap_hash, blobs, time.time())
         if any(new for _, new in results):
             notifier.notify(mailbox)
         return JSONResponse({"cursors": [str(c) for c, _ in results], "stored": [new for _, new in results]})

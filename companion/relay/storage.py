@@ -17,17 +17,24 @@ PostgreSQL's default ``synchronous_commit=on``), so an acknowledged envelope sur
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import queue
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 _INSERT_ENVELOPE = "INSERT INTO relay_envelopes (mailbox, seq, digest, data, received) VALUES (?, ?, ?, ?, ?)"
@@ -71,8 +78,19 @@ class Storage(ABC):
     placeholder = "?"
 
     # subclasses: a transaction that may write (serialised per mailbox) and one that only reads
-    @abstractmethod
-    def _write(self) -> Any: ...
+    def _write(self) -> Any:
+        raise NotImplementedError
+
+    def _transact(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(cursor, *args)`` in one write transaction and return its result once committed."""
+        with self._write() as cur:
+            return fn(cur, *args)
+
+    async def append_async(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+    ) -> list[tuple[int, bool]]:
+        """``append`` for the event loop (in a worker thread unless the storage has its own writer)."""
+        return await anyio.to_thread.run_sync(self.append, mailbox, cap_hash, blobs, now)
 
     @abstractmethod
     def _read(self) -> Any: ...
@@ -102,40 +120,44 @@ class Storage(ABC):
 
         Raises ``WrongCapability`` when the mailbox exists with another capability; nothing is stored then.
         """
-        with self._write() as cur:
-            cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
+        return self._transact(self._append_tx, mailbox, cap_hash, blobs, now)
+
+    def _append_tx(
+        self, cur: Any, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+    ) -> list[tuple[int, bool]]:
+        cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
+        cur.execute(
+            self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix),
+            (mailbox,),
+        )
+        stored_hash, next_seq = cur.fetchone()
+        if not hmac.compare_digest(bytes(stored_hash), cap_hash):
+            raise WrongCapability
+        results: list[tuple[int, bool]] = []
+        seen: dict[bytes, int] = {}
+        for blob in blobs:
+            digest = hashlib.sha256(blob).digest()
+            if digest in seen:
+                results.append((seen[digest], False))
+                continue
             cur.execute(
-                self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix),
-                (mailbox,),
+                self._sql("SELECT seq FROM relay_envelopes WHERE mailbox = ? AND digest = ?"),
+                (mailbox, digest),
             )
-            stored_hash, next_seq = cur.fetchone()
-            if not hmac.compare_digest(bytes(stored_hash), cap_hash):
-                raise WrongCapability
-            results: list[tuple[int, bool]] = []
-            seen: dict[bytes, int] = {}
-            for blob in blobs:
-                digest = hashlib.sha256(blob).digest()
-                if digest in seen:
-                    results.append((seen[digest], False))
-                    continue
-                cur.execute(
-                    self._sql("SELECT seq FROM relay_envelopes WHERE mailbox = ? AND digest = ?"),
-                    (mailbox, digest),
-                )
-                row = cur.fetchone()
-                if row is not None:
-                    seen[digest] = int(row[0])
-                    results.append((int(row[0]), False))
-                    continue
-                next_seq += 1
-                cur.execute(self._sql(_INSERT_ENVELOPE), (mailbox, next_seq, digest, blob, now))
-                seen[digest] = next_seq
-                results.append((next_seq, True))
-            cur.execute(
-                self._sql("UPDATE relay_mailboxes SET next_seq = ?, last_append = ? WHERE id = ?"),
-                (next_seq, now, mailbox),
-            )
-            return results
+            row = cur.fetchone()
+            if row is not None:
+                seen[digest] = int(row[0])
+                results.append((int(row[0]), False))
+                continue
+            next_seq += 1
+            cur.execute(self._sql(_INSERT_ENVELOPE), (mailbox, next_seq, digest, blob, now))
+            seen[digest] = next_seq
+            results.append((next_seq, True))
+        cur.execute(
+            self._sql("UPDATE relay_mailboxes SET next_seq = ?, last_append = ? WHERE id = ?"),
+            (next_seq, now, mailbox),
+        )
+        return results
 
     def _authorise(self, cur: Any, mailbox: str, cap_hash: bytes) -> int:
         cur.execute(self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?"), (mailbox,))
@@ -182,9 +204,11 @@ class Storage(ABC):
 
         Mailbox rows stay (they are tiny and keep the sequence counter, so clients' cursors stay valid).
         """
-        with self._write() as cur:
-            cur.execute(self._sql("DELETE FROM relay_envelopes WHERE received < ?"), (now - max_age_seconds,))
-            return int(cur.rowcount or 0)
+        return self._transact(self._purge_tx, now - max_age_seconds)
+
+    def _purge_tx(self, cur: Any, before: float) -> int:
+        cur.execute(self._sql("DELETE FROM relay_envelopes WHERE received < ?"), (before,))
+        return int(cur.rowcount or 0)
 
     def counts(self) -> tuple[int, int]:
         """(mailboxes, envelopes) in the whole store; for tests and the benchmark."""
@@ -219,20 +243,29 @@ CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received
 
 
 class SQLiteStorage(Storage):
-    """One file, WAL, ``synchronous=FULL``; one writer connection behind a lock, one reader per thread."""
+    """One file, WAL, ``synchronous=FULL``; one reader connection per thread and one writer thread.
+
+    The writer thread commits in groups: it takes every append waiting in its queue (up to ``GROUP``), runs
+    each inside its own savepoint (a refused one rolls back alone), commits once, and only then answers them
+    all. Each answer still means "durably committed"; under load one fsync serves many appends.
+    """
+
+    GROUP = 256
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._writer = self._connect()
         self._writer.execute("PRAGMA journal_mode=WAL")
-        with self._writer:
-            self._writer.executescript(_SQLITE_SCHEMA)
+        self._writer.executescript(f"BEGIN; {_SQLITE_SCHEMA} COMMIT;")
         self._writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None]
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write_loop, name="relay-sqlite-writer", daemon=True)
+        self._thread.start()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -240,20 +273,69 @@ class SQLiteStorage(Storage):
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._write_lock:
-            cur = self._writer.cursor()
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        future: Future[T] = Future()
+        self._queue.put((fn, args, future))
+        return future
+
+    def _transact(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._submit(fn, *args).result()
+
+    async def append_async(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+    ) -> list[tuple[int, bool]]:
+        return await asyncio.wrap_future(self._submit(self._append_tx, mailbox, cap_hash, blobs, now))
+
+    def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            while len(group) < self.GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        cur = self._writer.cursor()
+        try:
             cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
+            for fn, args, future in group:
+                cur.execute("SAVEPOINT op")
+                try:
+                    result = fn(cur, *args)
+                except Exception as exc:  # this operation alone is undone (a refusal, usually)
+                    cur.execute("ROLLBACK TO op")
+                    cur.execute("RELEASE op")
+                    outcomes.append((future, None, exc))
+                else:
+                    cur.execute("RELEASE op")
+                    outcomes.append((future, result, None))
+            cur.execute("COMMIT")
+        except Exception as exc:  # BEGIN or COMMIT failed: nothing of this group is stored
+            with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
-                raise
+            for _, _, future in group:
+                future.set_exception(exc)
+            return
+        finally:
+            cur.close()
+        for future, result, error in outcomes:  # answered only now that the group is durable
+            if error is None:
+                future.set_result(result)
             else:
-                cur.execute("COMMIT")
-            finally:
-                cur.close()
+                future.set_exception(error)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:
@@ -276,12 +358,13 @@ class SQLiteStorage(Storage):
         if self._closed:
             return
         self._closed = True
+        self._queue.put(None)
+        self._thread.join()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
-        with self._write_lock:
-            self._writer.close()
+        self._writer.close()
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ MAX_HEADER = 64 * 1024
 CHUNK = 1024 * 1024
 SUFFIX = ".cbackup"
 AUTO_PREFIX = "companion-backup-"
-_AUTO_NAME = re.compile(re.escape(AUTO_PREFIX) + r"\d{8}-\d{6}(-\d+)?" + re.escape(SUFFIX))
+_AUTO_NAME = re.compile(re.escape(AUTO_PREFIX) + r"\d{8}-\d{6}-\d{6}(-\d+)?" + re.escape(SUFFIX))
+_STAMP = "%Y%m%d-%H%M%S-%f"  # UTC, to the microsecond: names sort in the order the backups were made
 
 
 @dataclass
@@ -200,14 +201,14 @@ def _chunks(fh: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def backup_to_folder(vault: Vault, key: BackupKey, folder: Path, *, keep: int) -> tuple[BackupInfo, list[Path]]:
-    """A new ``companion-backup-YYYYMMDD-HHMMSS.cbackup`` in ``folder``; then only the newest ``keep`` stay.
+    """A new ``companion-backup-YYYYMMDD-HHMMSS-ffffff.cbackup`` in ``folder``; then only the newest ``keep`` stay.
 
     Only files with exactly that name pattern are ever deleted. Returns the new backup and the paths removed.
     """
     if keep < 1:
         raise InvalidInputError("Keep at least one backup.")
     folder = Path(folder)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime(_STAMP)
     output, n = folder / f"{AUTO_PREFIX}{stamp}{SUFFIX}", 2
     while output.exists():
         output, n = folder / f"{AUTO_PREFIX}{stamp}-{n}{SUFFIX}", n + 1
@@ -226,13 +227,13 @@ def list_backups(folder: Path) -> list[BackupInfo]:
     found = [p for p in Path(folder).iterdir() if _AUTO_NAME.fullmatch(p.name) and p.is_file()]
 
     def order(p: Path) -> tuple[str, int]:
-        stem = p.name[len(AUTO_PREFIX):-len(SUFFIX)]  # 20261127-113000 or 20261127-113000-2
-        return stem[:15], int(stem[16:] or 1)
+        stem = p.name[len(AUTO_PREFIX):-len(SUFFIX)]  # 20261127-113000-123456, maybe with -2, -3 …
+        return stem[:22], int(stem[23:] or 1)
 
     found.sort(key=order, reverse=True)
     infos = []
     for p in found:
-        created = datetime.strptime(p.name[len(AUTO_PREFIX):][:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+        created = datetime.strptime(p.name[len(AUTO_PREFIX):][:22], _STAMP).replace(tzinfo=UTC)
         infos.append(BackupInfo(p, p.stat().st_size, created))
     return infos
 
@@ -348,17 +349,18 @@ def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
             f"{data_dir} is not empty. A backup is restored only into an empty or new data folder, so that "
             "nothing there is overwritten. Nothing was restored."
         )
-    info = verify_backup(path, passphrase)  # everything checked before anything is written
     created_folder = not data_dir.exists()
     with _open_backup(path) as (fh, total):
         parsed = _read_header(fh, total, path.name)
         key = _open_key(parsed, passphrase, path.name)
         partial = data_dir / f".{DB_NAME}.restore-{secrets.token_hex(4)}"
         try:
+            mac_key = _mac_key(key)
+            _verify(fh, parsed, mac_key, path.name)  # everything checked before anything is written
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
-                _verify(fh, parsed, _mac_key(key), path.name, sink=out)  # checked again while copying
+                _verify(fh, parsed, mac_key, path.name, sink=out)  # checked again while copying
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, data_dir / DB_NAME)
@@ -375,7 +377,8 @@ def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
             raise
         finally:
             key[:] = bytes(len(key))
-    return info
+    created = datetime.fromisoformat(parsed.created_at) if parsed.created_at else None
+    return BackupInfo(path, total, created)
 
 
 def _check_restored(data_dir: Path, passphrase: str) -> None:

@@ -89,7 +89,7 @@ def parse_note(text: str, name: str, stem: str) -> ImportedEntry | Skip:
     if lines and lines[0].startswith("# ") and (not title or lines[0][2:].strip() == title):
         title = title or lines[0][2:].strip()
         lines.pop(0)
-    if not title and not _ONLY_DAY.fullmatch(stem):
+    if not title and "title" not in values and not _ONLY_DAY.fullmatch(stem):
         title = stem
     body = "\n".join(lines).strip("\n")
 

@@ -233,7 +233,7 @@ def _pad(payload: bytes, bucket: int) -> bytes:
 
 def _unpad(padded: bytes) -> bytes:
     n = int.from_bytes(padded[:4], "big")
-    if n > len(padded) - 4 or any(padded[4 + n :]):
+    if n > len(padded) - 4 or padded.count(0, 4 + n) != len(padded) - 4 - n:  # every padding byte is zero
         raise DecodeError("bad padding")
     return padded[4 : 4 + n]
 

@@ -270,11 +270,7 @@ class EntryEditor(QWidget):
         layout.addLayout(meta)
         layout.addWidget(self.views, 1)
         layout.addLayout(footer)
-        self.setTabOrder(self.title, self.date)
-        self.setTabOrder(self.date, self.tags)
-        self.setTabOrder(self.tags, self.mood)
-        self.setTabOrder(self.mood, self.body)
-        self.setTabOrder(self.body, self.toggle_view)
+        self.fix_tab_order()
 
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
@@ -302,6 +298,12 @@ class EntryEditor(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(handler)
         self.new_entry()
+
+    def fix_tab_order(self) -> None:
+        chain = [self.title, self.date, self.tags, self.mood, self.body, self.toggle_view, self.use_prompt,
+                 self.next_prompt, self.hide_prompt]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
     # -- public -----------------------------------------------------------------------------------------------------
 

@@ -241,6 +241,7 @@ class JournalPage(Page):
         self.setTabOrder(self.date_to, self.new_button)
         self.setTabOrder(self.new_button, self.list)
         self.setTabOrder(self.list, self.editor.title)
+        self.editor.fix_tab_order()
 
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)

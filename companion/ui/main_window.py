@@ -118,7 +118,6 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.installEventFilter(self.idle)
             app.applicationStateChanged.connect(self._app_state_changed)
-        self._watch_screensaver()
 
         if self.settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
@@ -316,26 +315,6 @@ class MainWindow(QMainWindow):
             self.lock(reason="suspended")
         elif state == Qt.ApplicationState.ApplicationInactive:
             self.idle.check()  # coming back from sleep shows up as a state change: check at once
-
-    def _watch_screensaver(self) -> None:
-        """Lock when the desktop's screen saver / screen lock activates (freedesktop D-Bus), where available."""
-        try:
-            from PySide6.QtDBus import QDBusConnection
-        except ImportError:
-            return
-        bus = QDBusConnection.sessionBus()
-        if not bus.isConnected():
-            return
-        for service, path in (("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver"),
-                              ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver")):
-            try:
-                bus.connect(service, path, service, "ActiveChanged", self, "1_screensaver_changed(bool)")
-            except Exception:
-                log.debug("no screen saver signal from %s", service)
-
-    def _screensaver_changed(self, active: bool) -> None:
-        if active and self.settings.lock_on_screen_lock:
-            self.lock(reason="screen")
 
     # -- closing ----------------------------------------------------------------------------------------------------
 

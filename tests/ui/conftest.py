@@ -45,6 +45,8 @@ def make_window(qtbot, tmp_path, clock):
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
         windows.append(window)
         return window
 

@@ -80,6 +80,16 @@ def test_round_trip_every_suite_1_to_30_recipients(pool, directory, suite, n, pa
     _reject(blob, author, directory)
 
 
+@pytest.mark.parametrize("n", [1, 30])
+@pytest.mark.parametrize("suite", SUITE_NAMES)
+def test_every_recipient_opens_at_the_edges(pool, directory, suite, n):
+    blob = _seal(pool[0], pool[1 : 1 + n], suite=suite, payload=b"edge")
+    assert len(env._parse(blob).stanzas) == n
+    for who in pool[1 : 1 + n]:
+        assert open_envelope(blob, me=who, author_key=directory).payload == b"edge"
+    _reject(blob, pool[31], directory)
+
+
 @SETTINGS
 @given(
     kind=st.from_regex(r"[a-z][a-z0-9_.-]{0,31}", fullmatch=True),

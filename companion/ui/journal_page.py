@@ -6,7 +6,7 @@ import calendar as calmod
 from datetime import date
 
 from PySide6.QtCore import QDate, QRect, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QTextCharFormat
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCalendarWidget,
@@ -51,6 +51,9 @@ class MarkedCalendar(QCalendarWidget):
         self.marks: dict[date, int] = {}
         self.setGridVisible(False)
         self.setVerticalHeaderFormat(QCalendarWidget.VerticalHeaderFormat.NoVerticalHeader)
+        plain = QTextCharFormat()  # weekends in the normal text colour (Qt's red fails 4.5:1 contrast)
+        for weekday in (Qt.DayOfWeek.Saturday, Qt.DayOfWeek.Sunday):
+            self.setWeekdayTextFormat(weekday, plain)
         self.setAccessibleName("Calendar")
         self.setAccessibleDescription(
             "Days with entries are marked with a dot. Arrow keys move between days; Page Up and Page Down "
@@ -69,8 +72,8 @@ class MarkedCalendar(QCalendarWidget):
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(t.accent))
-            d = max(5, rect.height() // 7)
-            painter.drawEllipse(rect.center().x() - d // 2, rect.bottom() - d - 3, d, d)
+            d = max(4, rect.height() // 6)
+            painter.drawEllipse(rect.right() - d - 4, rect.top() + 4, d, d)
             painter.restore()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QStackedWidget,
     QStatusBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -84,7 +85,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setObjectName("Sidebar")
         self.sidebar.setAccessibleName("Sections")
         self.sidebar.setAccessibleDescription("Journal, Shared, Circles and Meetings (Ctrl+1 to Ctrl+4)")
-        self.sidebar.setFixedWidth(170)
+        self.sidebar.setSpacing(2)
+        self.sidebar.setIconSize(QSize(18, 18))
         self.pages_stack = QStackedWidget()
         self.pages: list[Page] = []
         for cls in registered():
@@ -95,14 +97,25 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.AccessibleTextRole, cls.title)
             item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, cls.accessible_description)
             item.setToolTip(cls.accessible_description)
+            item.setSizeHint(QSize(0, self.fontMetrics().height() + 18))
             self.sidebar.addItem(item)
         self.sidebar.currentRowChanged.connect(self.show_page)
         self.journal: JournalPage = next(p for p in self.pages if isinstance(p, JournalPage))
+        pane = QWidget()
+        pane.setObjectName("SidebarPane")
+        pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        pane.setFixedWidth(180)
+        brand = QLabel("Companion")
+        brand.setObjectName("Brand")
+        side = QVBoxLayout(pane)
+        side.setContentsMargins(6, 0, 6, 6)
+        side.addWidget(brand)
+        side.addWidget(self.sidebar, 1)
         main = QWidget()
         row = QHBoxLayout(main)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self.sidebar)
+        row.addWidget(pane)
         row.addWidget(self.pages_stack, 1)
         self.main_area = main
 
@@ -339,5 +352,3 @@ def screen_dpr() -> float:
     screen = QGuiApplication.primaryScreen()
     return screen.devicePixelRatio() if screen else 1.0
 
-
-_ = (QLabel, QTimer)

@@ -9,6 +9,7 @@ import string
 from PySide6.QtCore import QEvent, QObject, QPoint, QPropertyAnimation, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -95,15 +96,19 @@ class _Screen(QWidget):
     def __init__(self, heading: str, intro: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.card = QFrame()
-        self.card.setMaximumWidth(520)
+        self.card.setFixedWidth(460)
         self.layout_ = QVBoxLayout(self.card)
-        self.layout_.setSpacing(10)
+        self.layout_.setSpacing(12)
+        brand = QLabel("Companion")
+        brand.setObjectName("Muted")
+        self.layout_.addWidget(brand)
         self.heading = QLabel(heading)
         self.heading.setObjectName("Heading")
         self.heading.setAccessibleName(heading)
         self.intro = QLabel(intro)
         self.intro.setWordWrap(True)
         self.intro.setObjectName("Muted")
+        self.intro.setMinimumHeight(self.intro.fontMetrics().height() * 2 + 4)
         self.layout_.addWidget(self.heading)
         self.layout_.addWidget(self.intro)
         self.caps = QLabel("Caps Lock is on.")
@@ -124,9 +129,13 @@ class _Screen(QWidget):
         self.busy.hide()
         self.caps_watcher = CapsLockWatcher(self)
         self.caps_watcher.changed.connect(self.caps.setVisible)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.card)
+        row.addStretch(1)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
-        outer.addWidget(self.card, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(row)
         outer.addStretch(2)
 
     def watch_caps(self, *fields: QLineEdit) -> None:

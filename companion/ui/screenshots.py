@@ -1,0 +1,182 @@
+"""Render the app's main states offscreen to PNGs: ``python -m companion.ui.screenshots docs/screenshots``.
+
+A demo vault with gentle, made-up peer-support entries is generated in a temporary folder (never your own data).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PASSPHRASE = "demo passphrase for screenshots"
+SIZE = (1100, 720)
+
+DEMO = [
+    ("After Tuesday's group",
+     "I almost didn't go. Sat in the car for ten minutes.\n\nBut **I went in**, and when it was my turn I said "
+     "the thing I'd been holding for weeks. Nobody rushed me. R. said she'd felt the same last winter.\n\n"
+     "What helped today:\n\n- getting there early enough to have tea first\n- the quiet corner seat\n"
+     "- remembering I can pass if I want to\n\nI'd like my circle to know: thank you for waiting.",
+     ["group", "gratitude"], 4, 0),
+    ("A boundary I kept", "Mum called during dinner again. I said I'd ring her back tomorrow, and I did not "
+     "explain myself three times. It felt awkward and also fine.", ["boundaries", "family"], 3, 1),
+    ("Slow morning", "Bad sleep. Walked round the park instead of scrolling. The heron was there again.",
+     ["self-care", "walking"], 2, 2),
+    ("What I'd like my circle to know", "That I'm doing better than last month, even if it doesn't look like "
+     "it. Small steps still count.", ["circle"], 4, 4),
+    ("Check-in with my sponsor", "We talked about the difference between rest and avoidance. I think this week "
+     "was rest.", ["support", "reflection"], 4, 5),
+    ("Hard day", "Everything felt loud. I used the grounding list: five things I can see, four I can hear. It "
+     "took the edge off.", ["grounding"], 1, 7),
+    ("Volunteer shift", "Helped set up chairs for the new meeting room. Being useful is good medicine.",
+     ["volunteering", "group"], 5, 9),
+    ("Letter I won't send", "Writing it here so it's out of my head. I don't need to post it to be done with it.",
+     ["reflection"], 2, 12),
+    ("Small win", "Made the phone call I'd been putting off for a fortnight. Four minutes. That's all it was.",
+     ["wins"], 4, 14),
+    ("Sunday reset", "Clean sheets, soup for the week, an early night. Looking after myself on purpose.",
+     ["self-care"], 4, 16),
+    ("Online meeting", "Camera off today and that was okay. Listening counts too.", ["group", "online"], 3, 19),
+    ("A boundary with work", "Closed the laptop at six. Noticed the guilt, let it sit there, didn't obey it.",
+     ["boundaries", "work"], 3, 23),
+    ("Gratitude list", "- the bus driver who waited\n- J.'s text\n- finishing my book", ["gratitude"], 5, 27),
+    ("Anniversary", "Two years today since my first meeting. I nearly didn't write this down. I'm glad I did.",
+     ["milestone", "group"], 5, 31),
+    ("Tired but okay", "Not every day needs to mean something.", ["reflection"], 3, 36),
+]
+
+EARLIER = [
+    ("First week", "New to all this. Writing it down because someone in group said it helps. We'll see.",
+     ["group"], 2, 365),
+    ("One year on", "Reading back, I can see how far I've come.", ["milestone"], 4, 730),
+]
+
+
+def build_demo(folder: Path) -> None:
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    app = Companion(folder)
+    app.create(PASSPHRASE, params=FLOOR)
+    now = datetime.now().astimezone().replace(hour=20, minute=15, second=0, microsecond=0)
+    for title, body, tags, mood, days in DEMO + EARLIER:
+        moment = now - timedelta(days=days, hours=(days * 5) % 9)
+        app.journal.add_entry(body, title=title, tags=tags, mood=mood, created_at=moment)
+    trashed = app.journal.add_entry("Draft I decided not to keep.", title="Old draft",
+                                    created_at=now - timedelta(days=40)).value
+    app.journal.trash_entry(trashed.id)
+    app.lock()
+
+
+def render(out: Path) -> list[Path]:
+    from PySide6.QtCore import QDate, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from companion.ui import theme
+    from companion.ui.main_window import MainWindow
+    from companion.ui.settings import UiSettings
+
+    out.mkdir(parents=True, exist_ok=True)
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    written: list[Path] = []
+
+    def wait(ms: int = 150) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def until(condition, timeout_ms: int = 15000) -> None:
+        waited = 0
+        while not condition() and waited < timeout_ms:
+            wait(30)
+            waited += 30
+        if not condition():
+            raise RuntimeError("the app did not reach the expected state")
+
+    def shot(window, name: str) -> None:
+        wait(200)
+        path = out / f"{name}.png"
+        window.grab().save(str(path))
+        written.append(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "demo"
+        build_demo(data)
+        settings = UiSettings(theme="light", font_size=11)
+        theme.apply(qapp, settings.theme, settings.font_size)
+        window = MainWindow(data, settings=settings, interactive_errors=False)
+        window.resize(*SIZE)
+        window.show()
+        until(lambda: window.isVisible())
+        shot(window, "unlock")
+
+        window.unlock_screen.passphrase.setText(PASSPHRASE)
+        window.unlock_screen._submit()
+        until(lambda: window.state == "main" and window.journal.model.rowCount() > 0 and not window.ops.busy)
+        page = window.journal
+        page.list.setCurrentIndex(page.model.index(0))
+        until(lambda: page.editor.entry_id is not None)
+        shot(window, "journal")
+
+        page.editor.set_reading(True)
+        shot(window, "reading")
+        page.editor.set_reading(False)
+
+        page.new_entry()
+        page.editor.prompt_label.setText("What helped today, even a little?")
+        page.editor.body.setFocus()
+        shot(window, "new-entry")
+
+        page.search.setText("group")
+        until(lambda: page.model.query.text == "group" and page.model.rowCount() > 0
+              and page.model.rows[0].snippet is not None and not window.ops.busy)
+        page.list.setCurrentIndex(page.model.index(0))
+        until(lambda: page.editor.entry_id is not None)
+        shot(window, "search")
+        page.search.clear()
+        until(lambda: not page.model.query.is_search and not window.ops.busy)
+
+        page.show_view(1)
+        today = QDate.currentDate()
+        page.calendar.setSelectedDate(today)
+        page.load_day()
+        until(lambda: bool(page.calendar.marks) and not window.ops.busy)
+        shot(window, "calendar")
+        page.show_view(0)
+
+        dialog = window.open_settings()
+        dialog.resize(520, 640)
+        wait(200)
+        path = out / "settings.png"
+        dialog.grab().save(str(path))
+        written.append(path)
+        dialog.reject()
+
+        settings.theme = "dark"
+        theme.apply(qapp, "dark", settings.font_size)
+        wait(100)
+        page.list.setCurrentIndex(page.model.index(0))
+        shot(window, "journal-dark")
+        theme.apply(qapp, "light", settings.font_size)
+
+        window.lock()
+        until(lambda: not window.ops.busy)
+        shot(window, "locked")
+        window.close()
+    return written
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "docs/screenshots")
+    for path in render(out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

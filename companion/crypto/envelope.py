@@ -19,6 +19,7 @@ and nothing else; nothing is returned from an envelope that failed any step.
 from __future__ import annotations
 
 import os
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from companion.crypto.derive import (
     derive_key,
     labelled_hash,
 )
-from companion.crypto.encoding import ID_PATTERN, KIND_PATTERN, DecodeError, Reader, Writer, check_text, lp
+from companion.crypto.encoding import ID_PATTERN, KIND_PATTERN, DecodeError, Reader, check_text, lp
 from companion.crypto.identity import SIGNATURE_LEN, Identity, PublicIdentity, _verify_raw
 from companion.crypto.suites import CONTENT_KEY_LEN, DEFAULT_SUITE, SUITES_BY_ID, suite_by_name
 from companion.errors import InvalidEnvelope, InvalidSignature
@@ -117,21 +118,19 @@ def new_content_key(rng: Rng | None = None) -> bytes:
 
 
 def _encode_header(h: Header) -> bytes:
-    return (
-        Writer()
-        .text8(h.kind)
-        .text8(h.circle_id)
-        .text8(h.item_id)
-        .u64(h.revision)
-        .text8(h.author)
-        .u64(h.counter)
-        .bytes8(h.roster_head)
-        .u64(h.created_at)
-        .u8(h.bucket)
-        .u8(suite_by_name(h.suite).id)
-        .raw(h.salt)
-        .getvalue()
-    )
+    def t8(text: str) -> bytes:
+        raw = text.encode("ascii")
+        return bytes([len(raw)]) + raw
+
+    if len(h.roster_head) > 0xFF or len(h.salt) != SALT_LEN:
+        raise ValueError("roster_head or salt out of range")
+    return b"".join(
+        (
+            t8(h.kind), t8(h.circle_id), t8(h.item_id), struct.pack(">Q", h.revision), t8(h.author),
+            struct.pack(">QB", h.counter, len(h.roster_head)), h.roster_head,
+            struct.pack(">QBB", h.created_at, h.bucket, suite_by_name(h.suite).id), h.salt,
+        )
+    )  # fmt: skip
 
 
 def _decode_header(data: bytes) -> Header:
@@ -194,18 +193,12 @@ def _parse(data: bytes) -> _Parsed:
 def _assemble(author: Identity, header_bytes: bytes, stanzas: Sequence[bytes], ciphertext: bytes) -> bytes:
     """Frame and sign raw parts. Internal seam (like Fernet's ``_encrypt_from_parts``) used by tests to build
     envelopes that are validly signed but otherwise wrong; :func:`seal` is the only supported way to make one."""
-    body = (
-        Writer()
-        .raw(MAGIC)
-        .u8(VERSION)
-        .u16(len(header_bytes))
-        .raw(header_bytes)
-        .u8(len(stanzas))
-        .raw(b"".join(stanzas))
-        .u32(len(ciphertext))
-        .raw(ciphertext)
-        .getvalue()
-    )
+    body = b"".join(
+        (
+            MAGIC, struct.pack(">BH", VERSION, len(header_bytes)), header_bytes, struct.pack(">B", len(stanzas)),
+            *stanzas, struct.pack(">I", len(ciphertext)), ciphertext,
+        )
+    )  # fmt: skip
     return body + author._sign_raw(LABEL_ENVELOPE_SIGNATURE, body)
 
 

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,6 +182,7 @@ def test_derive_key_is_hkdf_sha256_with_the_label_as_info(ikm, salt, context, le
     info = b"companion:v1:test" + (b"\x00" + context if context else b"")
     expected = _hkdf_sha256(ikm, salt, info, length)
     assert derive_key(ikm, "companion:v1:test", salt=salt, length=length, context=context) == expected
+    assert HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(ikm) == expected
 
 
 def test_derived_keys_differ_by_purpose_and_input():

@@ -415,8 +415,14 @@ class Journal:
     def known_keys(self, source_keys: Iterable[str], uids: Iterable[str]) -> tuple[set[str], set[str]]:
         """Which of these import source keys and entry uids are already in the journal (trash included)."""
         conn = self.vault.conn
-        keys = {k for k in source_keys if conn.execute("SELECT 1 FROM entries WHERE source_key = ?", (k,)).fetchone()}
-        found = {u for u in uids if conn.execute("SELECT 1 FROM entries WHERE uid = ?", (u,)).fetchone()}
+
+        def present(column: str, wanted: set[str]) -> set[str]:
+            if len(wanted) > 1000:  # many: one pass over the column beats a lookup each
+                return wanted & {v for (v,) in conn.execute(f"SELECT {column} FROM entries WHERE {column} > ''")}
+            sql = f"SELECT 1 FROM entries WHERE {column} = ?"
+            return {v for v in wanted if conn.execute(sql, (v,)).fetchone()}
+
+        keys, found = present("source_key", set(source_keys)), present("uid", set(uids))
         return keys, found
 
     def source_keys(self) -> dict[int, str]:

@@ -47,7 +47,23 @@ def parse(path: Path) -> ParsedSource:
     return parse_text(text, str(path))
 
 
+_FAST_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d?):(\d\d)(?::(\d\d))?(?: ?([AaPp])[Mm])?")
+
+
 def parse_date(raw: str) -> datetime | None:
+    """A jrnl date in the common formats (fast path without strptime), as local time."""
+    match = _FAST_DATE.fullmatch(raw.strip())
+    if match:
+        year, month, day, hour, minute, second, half = match.groups()
+        h = int(hour)
+        if half is not None:
+            if not 1 <= h <= 12:
+                return None
+            h = h % 12 + (12 if half in "Pp" else 0)
+        try:
+            return datetime(int(year), int(month), int(day), h, int(minute), int(second or 0)).astimezone()
+        except ValueError:
+            return None
     for fmt in _TIME_FORMATS:
         try:
             return datetime.strptime(raw.strip(), fmt).astimezone()

@@ -103,7 +103,7 @@ CREATE TABLE inbox (                             -- items others shared with me 
     PRIMARY KEY (circle_id, item_id)
 ) WITHOUT ROWID;
 
-CREATE TABLE replies (
+CREATE TABLE replies (                           -- with a rowid: the order replies arrived in
     reply_id     TEXT NOT NULL,
     circle_id    TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
     item_id      TEXT NOT NULL,                   -- the shared item it answers
@@ -113,7 +113,7 @@ CREATE TABLE replies (
     created_at   INTEGER NOT NULL,
     received_at  INTEGER NOT NULL,
     PRIMARY KEY (circle_id, reply_id)
-) WITHOUT ROWID;
+);
 CREATE INDEX replies_by_item ON replies(circle_id, item_id);
 
 CREATE TABLE gone_items (                        -- retracted or expired: never to come back

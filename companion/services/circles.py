@@ -592,7 +592,7 @@ class CirclesService:
         rows = self._store.conn.execute(
             "SELECT r.reply_id, r.item_id, r.author, coalesce(m.name, ''), r.kind, r.text, r.created_at FROM replies r "
             "LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author WHERE r.item_id = ? "
-            "ORDER BY r.received_at, r.reply_id", (item_id,),
+            "ORDER BY r.rowid", (item_id,),
         ).fetchall()  # fmt: skip
         return [ReplyInfo(*r, mine=r[2] == me) for r in rows]
 

@@ -35,8 +35,6 @@ def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytes
     assert code == 0 and "on its way" in out
     assert run(capsys, ana, "sync")[0] == 0
     assert run(capsys, ben, "sync")[0] == 0
-    code, out = run(capsys, ben, "--json", "circle", "members", cid)
-    assert sorted(m["name"] for m in json.loads(out)) == ["Ana", "Ben"]
     code, out = run(capsys, ana, "add", "a text to share", "--title", "Mine", "--tag", "t")
     entry = out.strip().splitlines()[-1]
     code, out = run(capsys, ana, "--json", "share", entry, "--circle", "Tuesday", "--to", "Ben", "--dry-run")
@@ -48,8 +46,6 @@ def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytes
     code, out = run(capsys, ben, "--json", "inbox")
     items = json.loads(out)
     assert [(i["title"], i["warning"]) for i in items] == [("Mine", "sad")]
-    code, out = run(capsys, ben, "reply", items[0]["item_id"], "thanks")
-    assert code == 0
     code, out = run(capsys, ben, "circle", "verify", cid, "Ana")
     number = out.strip().splitlines()[-1]
     code, out = run(capsys, ben, "circle", "verify", cid, "Ana", number)
@@ -63,5 +59,5 @@ def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytes
     assert json.loads(out) == []
     code, out = run(capsys, ana, "circle", "remove", cid, "Ben")
     assert code == 0 and "stays" in out
-    code, out = run(capsys, ana, "--json", "identity")
-    assert len(json.loads(out)["fingerprint"]) == 32
+    code, out = run(capsys, ben, "--json", "circle", "members", cid)
+    assert {m["name"]: m["verified"] for m in json.loads(out)} == {"Ana": True, "Ben": False}

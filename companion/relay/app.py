@@ -68,9 +68,17 @@ class RelayConfig:
 
 
 class _Refused(Exception):  # noqa: N818
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.status, self.code, self.message = status, code, message
+        self.headers, self.extra = headers or {}, extra or {}
 
 
 class TokenBuckets:
@@ -124,8 +132,10 @@ class Notifier:
             self.notify(mailbox)
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
 def _client_key(request: Request) -> str:
@@ -239,6 +249,7 @@ def create_app(
                         "rate_limited",
                         "Too many requests; slow down.",
                         {"Retry-After": str(max(1, math.ceil(wait)))},
+                        {"retry_after": round(wait, 3)},  # the header has whole seconds only
                     )
                 mailbox = request.path_params["mailbox"]
                 if not MAILBOX_RE.fullmatch(mailbox):
@@ -246,7 +257,7 @@ def create_app(
                 cap_hash = _capability(request)
                 return await handler(request, mailbox, cap_hash)
             except _Refused as refused:
-                return _error(refused.status, refused.code, refused.message, refused.headers)
+                return _error(refused.status, refused.code, refused.message, refused.headers, **refused.extra)
             except UnknownMailbox:
                 return _error(404, "unknown_mailbox", "No such mailbox.")
             except WrongCapability:

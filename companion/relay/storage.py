@@ -210,14 +210,6 @@ class Storage(ABC):
         cur.execute(self._sql("DELETE FROM relay_envelopes WHERE received < ?"), (before,))
         return int(cur.rowcount or 0)
 
-    def counts(self) -> tuple[int, int]:
-        """(mailboxes, envelopes) in the whole store; for tests and the benchmark."""
-        with self._read() as cur:
-            cur.execute("SELECT count(*) FROM relay_mailboxes")
-            mailboxes = int(cur.fetchone()[0])
-            cur.execute("SELECT count(*) FROM relay_envelopes")
-            return mailboxes, int(cur.fetchone()[0])
-
 
 # -- SQLite --------------------------------------------------------------------------------------------------
 

@@ -107,35 +107,57 @@ class RelayProcess:
                 self.kill()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "postgres":
-        dsn = os.environ.get(PG_ENV)
-        if not dsn:
-            pytest.skip(f"PostgreSQL tests need ${PG_ENV} (.ci/run starts a local server and sets it)")
-        return Backend("postgres", dsn=dsn)
-    return Backend("sqlite", db=tmp_path / "relay.db")
+def make_backend(kind: str, folder: Path) -> Backend:
+    if kind == "postgres":
+        return Backend("postgres", dsn=os.environ[PG_ENV])
+    folder.mkdir(parents=True, exist_ok=True)
+    return Backend("sqlite", db=folder / "relay.db")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and not os.environ.get(PG_ENV):
+        pytest.skip(f"PostgreSQL tests need ${PG_ENV} (.ci/run starts a local server and sets it)")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def relay(backend_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
+    """One relay per backend, shared by the tests that need default settings (each uses fresh mailboxes)."""
+    folder = tmp_path_factory.mktemp(f"relay-{backend_kind}")
+    process = RelayProcess(make_backend(backend_kind, folder), folder / "relay.log").start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture
-def start_relay(backend: Backend, tmp_path: Path) -> Iterator[object]:
-    """``start_relay(*extra_args)`` starts a relay on the test's backend; all are stopped at teardown."""
+def backend(relay: RelayProcess) -> Backend:
+    """The shared relay's storage."""
+    return relay.backend
+
+
+@pytest.fixture
+def fresh_backend(backend_kind: str, tmp_path: Path) -> Backend:
+    """Storage of its own (a new SQLite file; PostgreSQL is the one test database)."""
+    return make_backend(backend_kind, tmp_path / "fresh")
+
+
+@pytest.fixture
+def start_relay(backend_kind: str, tmp_path: Path) -> Iterator[object]:
+    """``start_relay(*extra_args, shared=None)`` starts a relay with its own settings (and, on SQLite, its own
+    file unless ``shared`` names another relay's backend); all are stopped at teardown."""
     started: list[RelayProcess] = []
 
-    def start(*extra: str) -> RelayProcess:
-        log = tmp_path / f"relay-{len(started)}.log"
-        relay = RelayProcess(backend, log, list(extra)).start()
+    def start(*extra: str, shared: Backend | None = None) -> RelayProcess:
+        n = len(started)
+        store = shared or make_backend(backend_kind, tmp_path / f"relay-{n}")
+        relay = RelayProcess(store, tmp_path / f"relay-{n}.log", list(extra)).start()
         started.append(relay)
         return relay
 
     yield start
     for relay in started:
         relay.stop()
-
-
-@pytest.fixture
-def relay(start_relay) -> RelayProcess:  # type: ignore[no-untyped-def]
-    return start_relay()
 
 
 def new_box() -> tuple[str, str]:

@@ -70,7 +70,8 @@ def _fetch_all(url: str, mailbox: str, cap: str) -> list[tuple[str, bytes]]:
                 return out
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_envelope(backend: Backend, tmp_path: Path) -> None:
+def test_sigkill_mid_load_loses_no_acknowledged_envelope(fresh_backend: Backend, tmp_path: Path) -> None:
+    backend = fresh_backend
     trials = int(os.environ.get("COMPANION_TRIALS", "1"))
     boxes = [new_box() for _ in range(3)]
     acked: dict[bytes, tuple[str, str]] = {}

@@ -202,8 +202,9 @@ def _refusal_cases(mailbox: str, cap: str, other_mailbox: str, other_cap: str) -
     ]
 
 
-def test_every_refusal_has_its_status_and_changes_nothing(limited: RelayProcess, backend: Backend) -> None:
+def test_every_refusal_has_its_status_and_changes_nothing(limited: RelayProcess) -> None:
     api = Api(limited)
+    backend = limited.backend
     mailbox, cap = new_box()
     other_mailbox, other_cap = new_box()
     assert api.append(mailbox, cap, [b"first", b"second"]).status_code == 200
@@ -260,7 +261,7 @@ def test_body_limit_is_enforced_while_streaming(limited: RelayProcess) -> None:
 
 
 def test_rate_limit_429_and_nothing_stored(start_relay) -> None:  # type: ignore[no-untyped-def]
-    relay = start_relay("--rate", "0.5", "--burst", "5")
+    relay = start_relay("--rate", "2", "--burst", "5")
     api = Api(relay)
     mailbox, cap = new_box()
     statuses = [api.append(mailbox, cap, [f"blob {i}".encode()]).status_code for i in range(8)]
@@ -270,7 +271,7 @@ def test_rate_limit_429_and_nothing_stored(start_relay) -> None:  # type: ignore
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"] == "rate_limited"
-    time.sleep(2.1)  # one token back at 0.5/s
+    time.sleep(refused.json()["retry_after"] + 0.05)  # one token back (the body says exactly when)
     stored = api.all_blobs(mailbox, cap)
     assert b"refused" not in stored
     assert len(stored) == statuses.count(200)
@@ -290,10 +291,10 @@ def test_healthz_and_events_reject_other_methods(relay: RelayProcess) -> None:
     assert httpx.delete(f"{relay.url}/v1/mailboxes/{'m' * 22}/envelopes").status_code == 405
 
 
-def test_retention_purges_old_envelopes_and_keeps_cursors(backend: Backend) -> None:
+def test_retention_purges_old_envelopes_and_keeps_cursors(fresh_backend: Backend) -> None:
     from companion.relay.storage import open_storage
 
-    storage = open_storage(db=backend.db, postgres=backend.dsn)
+    storage = open_storage(db=fresh_backend.db, postgres=fresh_backend.dsn)
     try:
         mailbox, cap = new_box()
         h = capability_hash(cap)
@@ -312,7 +313,7 @@ def test_retention_purges_old_envelopes_and_keeps_cursors(backend: Backend) -> N
 
 
 def test_retention_runs_periodically_in_the_server(start_relay) -> None:  # type: ignore[no-untyped-def]
-    relay = start_relay("--retention-days", str(1.0 / 86400), "--purge-interval", "0.2")  # one second
+    relay = start_relay("--retention-days", str(0.5 / 86400), "--purge-interval", "0.1")  # half a second
     api = Api(relay)
     mailbox, cap = new_box()
     api.append(mailbox, cap, [b"short-lived"])

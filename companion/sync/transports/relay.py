@@ -164,9 +164,8 @@ class RelayTransport(Transport):
                 if response.status_code not in RETRY_STATUS:
                     return response
                 last = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("retry-after", "")
-                if retry_after.isdigit():
-                    delay = min(self._max_backoff, max(delay, float(retry_after)))
+                if response.status_code == 429:
+                    delay = min(self._max_backoff, max(delay, _retry_after(response)))
             if attempt < self._retries:
                 self._sleep(delay)
         raise TransportError(
@@ -348,3 +347,12 @@ def _error_code(response: httpx.Response) -> str:
         return str(response.json().get("error", ""))
     except (ValueError, AttributeError):
         return ""
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The relay's precise hint from the JSON body, else the whole-second ``Retry-After`` header, else 0."""
+    try:
+        return max(0.0, float(response.json()["retry_after"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        header = response.headers.get("retry-after", "")
+        return float(header) if header.isdigit() else 0.0

@@ -99,8 +99,9 @@ class CircleSession:
 
     # -- roster changes (admins) ----------------------------------------------------------------------------
 
-    def append_op(self, op_type: str, subject: str, *, extra_recipients: Sequence[PublicIdentity] = (),
-                  **fields: Any) -> SignedOp:
+    def append_op(
+        self, op_type: str, subject: str, *, extra_recipients: Sequence[PublicIdentity] = (), **fields: Any
+    ) -> SignedOp:
         """Sign, apply, persist and send one roster operation (wrapped to every active member after it)."""
         if not self.i_am_admin and op_type != "create":
             raise InvalidInputError("Only a facilitator (admin) of this circle can change who is in it.")
@@ -122,8 +123,7 @@ class CircleSession:
 
     def admit(self, request: invites.JoinRequest, secret: bytes) -> None:
         """Add the joiner to the roster, and send them a welcome with the circle name and the whole roster."""
-        self.append_op("add", request.member_id, key=b64e(request.public.to_bytes()), role="member",
-                       name=request.name)
+        self.append_op("add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=request.name)
         welcome = seal(
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,
             revision=self.roster.seq, counter=self.store.next_counter(self.circle_id), roster_head=self.roster.head,

@@ -120,11 +120,14 @@ class CircleStore:
             (roster.circle_id, f["seq"], signed.op, signed.sig, signed.hash),
         )
         self.conn.execute(
-            "UPDATE circles SET roster_seq = ?, roster_head = ? WHERE id = ?", (roster.seq, roster.head, roster.circle_id)
+            "UPDATE circles SET roster_seq = ?, roster_head = ? WHERE id = ?",
+            (roster.seq, roster.head, roster.circle_id),
         )
         if f["type"] == "create":
-            self.conn.execute("UPDATE circles SET name = ?, suite = ? WHERE id = ?",
-                              (roster.circle_name, roster.suite or "x25519", roster.circle_id))
+            self.conn.execute(
+                "UPDATE circles SET name = ?, suite = ? WHERE id = ?",
+                (roster.circle_name, roster.suite or "x25519", roster.circle_id),
+            )
         self.save_member(roster.circle_id, roster.members[f["subject"]])
 
     def save_member(self, circle_id: str, m: Member) -> None:
@@ -178,10 +181,13 @@ class CircleStore:
         return row[0] if row else None
 
     def counter_used(self, circle_id: str, author: str, counter: int) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM seen_envelopes WHERE circle_id = ? AND author = ? AND counter = ?",
-            (circle_id, author, counter),
-        ).fetchone() is not None
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM seen_envelopes WHERE circle_id = ? AND author = ? AND counter = ?",
+                (circle_id, author, counter),
+            ).fetchone()
+            is not None
+        )
 
     def max_counter(self, circle_id: str, author: str) -> int:
         row = self.conn.execute(
@@ -200,8 +206,11 @@ class CircleStore:
         )
 
     def reject(self, blob_id: str, circle_id: str, author: str | None, reason: str) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO seen_envelopes(blob_id, circle_id, author, counter, outcome, at) "
-                          "VALUES (?, ?, NULL, NULL, 'rejected', ?)", (blob_id, circle_id, now_ms()))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO seen_envelopes(blob_id, circle_id, author, counter, outcome, at) "
+            "VALUES (?, ?, NULL, NULL, 'rejected', ?)",
+            (blob_id, circle_id, now_ms()),
+        )
         self.conn.execute(
             "INSERT INTO rejections(circle_id, blob_id, author, reason, at) VALUES (?, ?, ?, ?, ?)",
             (circle_id, blob_id, author, reason, now_ms()),
@@ -218,7 +227,8 @@ class CircleStore:
 
     def unsent(self, circle_id: str, limit: int = 500) -> list[tuple[int, bytes]]:
         rows = self.conn.execute(
-            "SELECT id, blob FROM outbox WHERE circle_id = ? AND sent_at IS NULL ORDER BY id LIMIT ?", (circle_id, limit)
+            "SELECT id, blob FROM outbox WHERE circle_id = ? AND sent_at IS NULL ORDER BY id LIMIT ?",
+            (circle_id, limit),
         ).fetchall()
         return [(int(i), bytes(b)) for i, b in rows]
 
@@ -227,9 +237,11 @@ class CircleStore:
         self.conn.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(at, i) for i in ids])
 
     def outbox_count(self, circle_id: str) -> int:
-        return int(self.conn.execute(
-            "SELECT count(*) FROM outbox WHERE circle_id = ? AND sent_at IS NULL", (circle_id,)
-        ).fetchone()[0])
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM outbox WHERE circle_id = ? AND sent_at IS NULL", (circle_id,)
+            ).fetchone()[0]
+        )
 
     # -- pending ---------------------------------------------------------------------------------------------
 

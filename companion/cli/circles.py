@@ -128,22 +128,29 @@ def cmd_create(ctx: Context) -> None:
     else:
         kwargs["folder"] = a.folder
     info = ctx.app().circles.create_circle(a.name, **kwargs).value
-    ctx.emit(info.to_json(), f"Created the circle “{info.name}” ({info.transport}). Invite people with: "
-                             f"companion circle invite {info.id}\n{info.id}")
+    ctx.emit(
+        info.to_json(),
+        f"Created the circle “{info.name}” ({info.transport}). Invite people with: "
+        f"companion circle invite {info.id}\n{info.id}",
+    )
 
 
 def cmd_list(ctx: Context) -> None:
     rows = ctx.app().circles.list_circles()
     ctx.emit([r.to_json() for r in rows], lambda: "\n".join(
-        f"{r.id}  {r.name or '(waiting to be admitted)'}  {r.state}  {r.members} members  last sync {_when(r.last_sync)}"
+        f"{r.id}  {r.name or '(waiting to be admitted)'}  {r.state}  {r.members} members  "
+        f"last sync {_when(r.last_sync)}"
         for r in rows) or "No circles yet.")  # fmt: skip
 
 
 def cmd_invite(ctx: Context) -> None:
     inv = ctx.app().circles.invite(ctx.args.circle, approve=ctx.args.approve, valid_days=ctx.args.days).value
     note = " You approve each joiner with `companion circle approve`." if inv.approve else ""
-    ctx.emit(inv.to_json(), f"Give this one-time code to one person, privately. It is valid until "
-                            f"{_when(inv.expires_at)}.{note}\n{inv.code}")
+    ctx.emit(
+        inv.to_json(),
+        f"Give this one-time code to one person, privately. It is valid until "
+        f"{_when(inv.expires_at)}.{note}\n{inv.code}",
+    )
 
 
 def cmd_join(ctx: Context) -> None:
@@ -201,8 +208,10 @@ def cmd_approve(ctx: Context) -> None:
 
 def cmd_leave(ctx: Context) -> None:
     info = ctx.app().circles.leave(ctx.args.circle).value
-    ctx.emit(info.to_json(), "You left the circle. What you already received stays in your journal until it "
-                             "expires or you delete it.")
+    ctx.emit(
+        info.to_json(),
+        "You left the circle. What you already received stays in your journal until it expires or you delete it.",
+    )
 
 
 def cmd_verify(ctx: Context) -> None:
@@ -237,15 +246,21 @@ def cmd_share(ctx: Context) -> None:
         ctx.emit(pv.to_json(), text)
         return
     info = svc.share(a.entry, a.circle, **_share_kwargs(a)).value
-    ctx.emit(info.to_json(), f"Shared (revision {info.revision}) with {len(info.audience)} "
-                             f"{'person' if len(info.audience) == 1 else 'people'}; it is sent on the next sync.\n"
-                             f"{info.item_id}")
+    ctx.emit(
+        info.to_json(),
+        f"Shared (revision {info.revision}) with {len(info.audience)} "
+        f"{'person' if len(info.audience) == 1 else 'people'}; it is sent on the next sync.\n"
+        f"{info.item_id}",
+    )
 
 
 def cmd_unshare(ctx: Context) -> None:
     rows = ctx.app().circles.unshare(ctx.args.entry, circle=ctx.args.circle).value
-    ctx.emit([r.to_json() for r in rows], "Withdrawn. Recipients' apps delete it when they next sync (anything they "
-                                          "copied by hand, Companion cannot reach).")
+    ctx.emit(
+        [r.to_json() for r in rows],
+        "Withdrawn. Recipients' apps delete it when they next sync (anything they "
+        "copied by hand, Companion cannot reach).",
+    )
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -296,5 +311,10 @@ def cmd_reply(ctx: Context) -> None:
 
 def cmd_rejections(ctx: Context) -> None:
     rows = ctx.app().circles.rejections(ctx.args.circle)
-    ctx.emit([r.to_json() for r in rows], lambda: "\n".join(
-        f"{_when(r.at)}  {r.reason}  from {r.author or 'unknown'}" for r in rows) or "Nothing was refused.")
+    ctx.emit(
+        [r.to_json() for r in rows],
+        lambda: (
+            "\n".join(f"{_when(r.at)}  {r.reason}  from {r.author or 'unknown'}" for r in rows)
+            or "Nothing was refused."
+        ),
+    )

@@ -88,7 +88,11 @@ class CirclesService:
         for r in rows:
             if r.id == ref:
                 return r.id
-        hits = [r for r in rows if (len(ref) >= 4 and r.id.startswith(ref)) or (r.name and r.name.casefold() == ref.casefold())]
+        hits = [
+            r
+            for r in rows
+            if (len(ref) >= 4 and r.id.startswith(ref)) or (r.name and r.name.casefold() == ref.casefold())
+        ]
         if len(hits) == 1:
             return hits[0].id
         if not hits:
@@ -101,7 +105,9 @@ class CirclesService:
         for r in rows:
             if r[0] == ref:
                 return str(r[0])
-        hits = [r for r in rows if (len(ref) >= 4 and r[0].startswith(ref.lower())) or r[2].casefold() == ref.casefold()]
+        hits = [
+            r for r in rows if (len(ref) >= 4 and r[0].startswith(ref.lower())) or r[2].casefold() == ref.casefold()
+        ]
         active = [r for r in hits if r[4] == "active"]
         if len(active) == 1 or len(hits) == 1:
             return str((active or hits)[0][0])
@@ -118,8 +124,10 @@ class CirclesService:
     def _active_session(self, circle: str) -> CircleSession:
         s = self._session(circle)
         if s.circle.state == "joining":
-            raise InvalidInputError("You have not been admitted to this circle yet. Sync again once the facilitator "
-                                    "has had a chance to let you in.")
+            raise InvalidInputError(
+                "You have not been admitted to this circle yet. Sync again once the facilitator "
+                "has had a chance to let you in."
+            )
         if s.circle.state in ("removed", "left"):
             raise InvalidInputError("You are no longer in this circle, so nothing can be sent to it.")
         return s
@@ -147,8 +155,9 @@ class CirclesService:
         if folder is not None:
             path = os.path.abspath(os.path.expanduser(os.fspath(folder)))
             if not os.path.isdir(path):
-                raise InvalidInputError(f"The folder {path} does not exist. Create it (or let your file sync create "
-                                        "it) first.")
+                raise InvalidInputError(
+                    f"The folder {path} does not exist. Create it (or let your file sync create it) first."
+                )
             settings = {"kind": "folder", "path": path}
         else:
             settings = check_settings({"kind": "relay", **(relay or {})})
@@ -191,8 +200,9 @@ class CirclesService:
 
     # -- invitations ---------------------------------------------------------------------------------------
 
-    def invite(self, circle: str, *, approve: bool = False, valid_days: float = invites.DEFAULT_VALID_DAYS
-               ) -> Changed[InviteInfo]:
+    def invite(
+        self, circle: str, *, approve: bool = False, valid_days: float = invites.DEFAULT_VALID_DAYS
+    ) -> Changed[InviteInfo]:
         """A one-time invite code, valid ``valid_days``. With ``approve``, joiners wait for :meth:`approve`."""
         s = self._active_session(circle)
         if not s.i_am_admin:
@@ -201,8 +211,9 @@ class CirclesService:
             raise InvalidInputError("An invite can be valid for up to 90 days.")
         secret = os.urandom(32)
         created = now_ms()
-        code = invites.InviteCode(s.circle_id, s.circle.transport, s.me.fingerprint, secret,
-                                  int(created + valid_days * 86_400_000))
+        code = invites.InviteCode(
+            s.circle_id, s.circle.transport, s.me.fingerprint, secret, int(created + valid_days * 86_400_000)
+        )
         with self._vault.transaction() as conn:
             conn.execute(
                 "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -211,8 +222,9 @@ class CirclesService:
         text = code.encode()
         return Changed(InviteInfo(s.circle_id, code.invite_id, text, text, code.expires_at, approve), Changes.CIRCLES)
 
-    def join(self, code: str, *, display_name: str = "", folder: str | os.PathLike[str] | None = None
-             ) -> Changed[CircleInfo]:
+    def join(
+        self, code: str, *, display_name: str = "", folder: str | os.PathLike[str] | None = None
+    ) -> Changed[CircleInfo]:
         """Answer an invite: queue a join request (sent on the next :meth:`sync`). ``folder`` overrides the
         invite's folder path when the shared folder sits elsewhere on this machine."""
         invite = invites.InviteCode.decode(code)
@@ -265,10 +277,11 @@ class CirclesService:
 
     def decline(self, circle: str, member: str) -> Changed[None]:
         s = self._active_session(circle)
-        mid, _name_, _p, iid = self._request(s, member)
+        mid, _, _, iid = self._request(s, member)
         with self._vault.transaction() as conn:
-            conn.execute("UPDATE join_requests SET state = 'declined' WHERE circle_id = ? AND member_id = ?",
-                         (s.circle_id, mid))
+            conn.execute(
+                "UPDATE join_requests SET state = 'declined' WHERE circle_id = ? AND member_id = ?", (s.circle_id, mid)
+            )
             conn.execute("UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?", (mid, now_ms(), iid))
         return Changed(None, Changes.CIRCLES)
 
@@ -320,8 +333,9 @@ class CirclesService:
         s = self._active_session(circle)
         with self._vault.transaction():
             if s.i_am_admin:
-                s.append_op("leave", s.me.fingerprint,
-                            watermark=self._store.max_counter(s.circle_id, s.me.fingerprint) + 1)
+                s.append_op(
+                    "leave", s.me.fingerprint, watermark=self._store.max_counter(s.circle_id, s.me.fingerprint) + 1
+                )
             else:
                 s.seal_and_queue(kind="leave", item_id=new_id(), revision=1,
                                  payload=leave_notice(s.me, s.circle_id),
@@ -405,8 +419,9 @@ class CirclesService:
         ).fetchone()
         item_id, revision = (existing[0], existing[1] + 1) if existing else (new_id(), 1)
         names = {m.member_id: m.name for m in s.roster.members.values()}
-        preview = SharePreview(s.circle_id, item_id, revision,
-                               [{"member_id": a, "name": names.get(a, "")} for a in audience], payload)
+        preview = SharePreview(
+            s.circle_id, item_id, revision, [{"member_id": a, "name": names.get(a, "")} for a in audience], payload
+        )
         return s, entry, preview, options, existing
 
     def preview_share(self, entry_id: int, circle: str, *, to: Sequence[str] = (), warning: str = "",
@@ -469,11 +484,15 @@ class CirclesService:
             for r in rows:
                 s = self._active_session(r.circle_id)
                 s.seal_and_queue(kind="retract", item_id=r.item_id, revision=r.revision + 1, payload={}, recipients=[])
-                conn.execute("UPDATE shares SET state = 'retracted', revision = ?, updated_at = ? WHERE item_id = ?",
-                             (r.revision + 1, now_ms(), r.item_id))
+                conn.execute(
+                    "UPDATE shares SET state = 'retracted', revision = ?, updated_at = ? WHERE item_id = ?",
+                    (r.revision + 1, now_ms(), r.item_id),
+                )
                 conn.execute(
                     "INSERT OR REPLACE INTO gone_items(circle_id, item_id, revision, reason, at) "
-                    "VALUES (?, ?, ?, 'retracted', ?)", (r.circle_id, r.item_id, r.revision + 1, now_ms()))
+                    "VALUES (?, ?, ?, 'retracted', ?)",
+                    (r.circle_id, r.item_id, r.revision + 1, now_ms()),
+                )
                 conn.execute("DELETE FROM replies WHERE circle_id = ? AND item_id = ?", (r.circle_id, r.item_id))
                 out.append(ShareInfo(entry.id, r.circle_id, r.item_id, r.revision + 1, "retracted", r.audience))
         return Changed(out, Changes.CIRCLES | Changes.INBOX)
@@ -494,8 +513,9 @@ class CirclesService:
             raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
         author, members = audience
         if author != s.me.fingerprint:
-            row = self._store.conn.execute("SELECT payload FROM inbox WHERE circle_id = ? AND item_id = ?",
-                                           (cid, item_id)).fetchone()
+            row = self._store.conn.execute(
+                "SELECT payload FROM inbox WHERE circle_id = ? AND item_id = ?", (cid, item_id)
+            ).fetchone()
             if row is not None and json.loads(row[0]).get("replies") is False:
                 raise InvalidInputError("The person who shared this asked for no replies.")
         recipients = s.active_publics({author, *members})
@@ -508,18 +528,25 @@ class CirclesService:
                              recipients=recipients)  # fmt: skip
             conn.execute(
                 "INSERT INTO replies(reply_id, circle_id, item_id, author, kind, text, created_at, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (reply_id, cid, item_id, s.me.fingerprint, kind, text, created, created)
-            )  # fmt: skip
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (reply_id, cid, item_id, s.me.fingerprint, kind, text, created, created),
+            )
         me_name = s.roster.members[s.me.fingerprint].name if s.me.fingerprint in s.roster.members else ""
-        return Changed(ReplyInfo(reply_id, item_id, s.me.fingerprint, me_name, kind, text, created, True),
-                       Changes.INBOX)
+        return Changed(
+            ReplyInfo(reply_id, item_id, s.me.fingerprint, me_name, kind, text, created, True), Changes.INBOX
+        )
 
     def _item_circle(self, item_id: str) -> str:
         conn = self._store.conn
-        rows = conn.execute("SELECT circle_id FROM inbox WHERE item_id = ? UNION SELECT circle_id FROM shares "
-                            "WHERE item_id = ? AND state = 'shared'", (item_id, item_id)).fetchall()
+        rows = conn.execute(
+            "SELECT circle_id FROM inbox WHERE item_id = ? UNION SELECT circle_id FROM shares "
+            "WHERE item_id = ? AND state = 'shared'",
+            (item_id, item_id),
+        ).fetchall()
         if not rows and len(item_id) >= 4:
-            rows = conn.execute("SELECT circle_id, item_id FROM inbox WHERE item_id LIKE ? || '%'", (item_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT circle_id, item_id FROM inbox WHERE item_id LIKE ? || '%'", (item_id,)
+            ).fetchall()
         if len(rows) != 1:
             raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
         return str(rows[0][0])

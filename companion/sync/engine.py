@@ -159,7 +159,9 @@ class SyncEngine:
 
     # -- a batch ---------------------------------------------------------------------------------------------
 
-    def _apply_batch(self, blobs: list[tuple[str, bytes, int | None]], report: SyncReport, *, retry: bool = False) -> None:
+    def _apply_batch(
+        self, blobs: list[tuple[str, bytes, int | None]], report: SyncReport, *, retry: bool = False
+    ) -> None:
         """Apply blobs in passes until no more progress: a blob may depend on another later in the batch."""
         store, conn = self.s.store, self.s.store.conn
         todo = blobs
@@ -312,7 +314,9 @@ class SyncEngine:
         try:
             roster.apply(signed)
         except RosterError as exc:
-            reason = {"fork": "forked_roster", "gap": "roster_gap", "not_admin": "not_admin"}.get(exc.reason, exc.reason)
+            reason = {"fork": "forked_roster", "gap": "roster_gap", "not_admin": "not_admin"}.get(
+                exc.reason, exc.reason
+            )
             if reason == "roster_gap":
                 raise Defer(reason) from None
             # roster.apply changes nothing when it raises
@@ -389,7 +393,9 @@ class SyncEngine:
         if admin_key.fingerprint != circle.inviter:
             raise Reject("welcome_not_from_inviter", admin_key.fingerprint)
         try:
-            opened = open_envelope(envelope, me=self.s.me, author_key=lambda fp: admin_key if fp == circle.inviter else None)
+            opened = open_envelope(
+                envelope, me=self.s.me, author_key=lambda fp: admin_key if fp == circle.inviter else None
+            )
             data = json.loads(opened.payload)
             roster = Roster.from_log(circle.id, [SignedOp.from_json(op) for op in data["roster"]])
         except (InvalidEnvelope, RosterError, ValueError, KeyError, TypeError):
@@ -417,7 +423,8 @@ class SyncEngine:
     def _item(self, blob: bytes, header: Header) -> str:
         conn = self.s.store.conn
         gone = conn.execute(
-            "SELECT revision, reason FROM gone_items WHERE circle_id = ? AND item_id = ?", (header.circle_id, header.item_id)
+            "SELECT revision, reason FROM gone_items WHERE circle_id = ? AND item_id = ?",
+            (header.circle_id, header.item_id),
         ).fetchone()
         if gone is not None and (gone[1] == "retracted" or header.revision <= gone[0]):
             raise Reject("retracted" if gone[1] == "retracted" else "expired", header.author)
@@ -546,6 +553,7 @@ class SyncEngine:
 
 def _clean_item(data: dict[str, Any], author: str) -> dict[str, Any]:
     """Keep only known fields with the right types; refuse anything else."""
+
     def text(key: str, limit: int = MAX_TEXT) -> str:
         value = data.get(key, "")
         if not isinstance(value, str) or len(value) > limit:

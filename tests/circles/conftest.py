@@ -16,7 +16,6 @@ from companion.vault import store
 from companion.vault.header import FLOOR, Header
 from companion.vault.store import HEADER_NAME
 
-
 _TEMPLATE: dict[str, Any] = {}
 
 

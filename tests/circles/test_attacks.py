@@ -15,7 +15,7 @@ from companion.sync.transports.folder import FolderTransport
 MALLORY = "mallorysubfolderxyz"
 
 
-def keys(person):  # noqa: ANN001, ANN201
+def keys(person):
     return person.circles._store.identity()
 
 
@@ -24,12 +24,12 @@ def drop(shared: Path, blob: bytes) -> None:
     FolderTransport(shared, MALLORY).push([blob])
 
 
-def newest(shared: Path, person) -> bytes:  # noqa: ANN001
+def newest(shared: Path, person) -> bytes:
     sub = shared / person.circles._store.circle(person.circles.list_circles()[0].id).writer_id
     return sorted(sub.glob("*.env"))[-1].read_bytes()
 
 
-def state(person) -> tuple:  # noqa: ANN001
+def state(person) -> tuple:
     """Everything a person's circles hold that an attack could change."""
     c = person.circles
     items = sorted((i.item_id, i.revision, i.title, i.text, tuple(r.text for r in i.replies)) for i in c.inbox())
@@ -38,21 +38,28 @@ def state(person) -> tuple:  # noqa: ANN001
     return items, circles, members
 
 
-def control(ana, cid: str, title: str) -> None:  # noqa: ANN001
+def control(ana, cid: str, title: str) -> None:
     """A legitimate item in the same batch as the attack."""
     ana.circles.share(ana.entry("legit", title=title), cid)
     ana.sync()
 
 
-def reasons(report) -> list[str]:  # noqa: ANN001
+def reasons(report) -> list[str]:
     return [r.reason for r in report[0].rejected]
 
 
-def seal_as(person, recipients, cid: str, **kw) -> bytes:  # noqa: ANN001, ANN003
+def seal_as(person, recipients, cid: str, **kw) -> bytes:
     s = person.circles._session(cid)
     payload = kw.pop("payload", {})
-    args = {"kind": "item", "circle_id": cid, "revision": 1, "counter": 10_000 + int(time.time() * 1000) % 10_000,
-            "roster_head": s.roster.head, "payload": canonical(payload), "suite": s.circle.suite}
+    args = {
+        "kind": "item",
+        "circle_id": cid,
+        "revision": 1,
+        "counter": 10_000 + int(time.time() * 1000) % 10_000,
+        "roster_head": s.roster.head,
+        "payload": canonical(payload),
+        "suite": s.circle.suite,
+    }
     args.update(kw)
     return seal(keys(person), [keys(r).public for r in recipients], **args)
 
@@ -173,10 +180,22 @@ def test_old_roster_head_after_removal(circle, shared) -> None:
     # Cat, removed, writes an item and a roster operation that re-adds her, both claiming the old head
     drop(shared, seal_as(cat, [ben], cid, item_id="y" * 26, roster_head=old_head, payload={"title": "t", "text": "t"}))
     s = cat.circles._session(cid)
-    readd = make_op(keys(cat), circle=cid, seq=s.roster.seq + 1, prev=s.roster.head.hex(), type="promote",
-                    subject=cat.id, at=0)
-    drop(shared, seal_as(cat, [ben], cid, kind="roster", item_id="roster", revision=s.roster.seq + 1,
-                         roster_head=old_head, payload=readd.to_json()))
+    readd = make_op(
+        keys(cat), circle=cid, seq=s.roster.seq + 1, prev=s.roster.head.hex(), type="promote", subject=cat.id, at=0
+    )
+    drop(
+        shared,
+        seal_as(
+            cat,
+            [ben],
+            cid,
+            kind="roster",
+            item_id="roster",
+            revision=s.roster.seq + 1,
+            roster_head=old_head,
+            payload=readd.to_json(),
+        ),
+    )
     control(ana, cid, "control")
     report = ben.sync()
     assert sorted(reasons(report)) == ["removed_author", "removed_author"]
@@ -252,8 +271,18 @@ def test_envelope_from_removed_member_after_removal(circle, shared) -> None:
     # after removal, even backdated by a week, with the old head
     s = cat.circles._session(cid)
     week_ago = time.time() - 7 * 86400
-    drop(shared, seal_as(cat, [ben], cid, item_id="z" * 26, clock=lambda: week_ago, roster_head=s.roster.head,
-                         payload={"title": "late", "text": "late"}))
+    drop(
+        shared,
+        seal_as(
+            cat,
+            [ben],
+            cid,
+            item_id="z" * 26,
+            clock=lambda: week_ago,
+            roster_head=s.roster.head,
+            payload={"title": "late", "text": "late"},
+        ),
+    )
     control(ana, cid, "control")
     report = ben.sync()
     assert reasons(report) == ["removed_author"]

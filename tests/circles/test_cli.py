@@ -10,7 +10,7 @@ import pytest
 from companion.cli import main
 
 
-def run(capsys, data: Path, *args: str) -> tuple[int, str]:  # noqa: ANN001
+def run(capsys, data: Path, *args: str) -> tuple[int, str]:
     capsys.readouterr()
     code = main(["--data-dir", str(data), *args])
     out = capsys.readouterr()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 
-def skew(person, days: float) -> None:  # noqa: ANN001
+def skew(person, days: float) -> None:
     person.circles.clock = lambda: time.time() + days * 86400
 
 
@@ -35,7 +35,10 @@ def test_offline_edits_and_clock_skew(circle) -> None:
         assert got["Shared"].text == "v2" and got["Shared"].revision == 2
     for person in (ana, ben, cat):
         assert sorted(r.text for r in person.circles.replies_to(item.item_id)) == [
-            "cat too", "note from ana", "reply to v1 from ben"]
+            "cat too",
+            "note from ana",
+            "reply to v1 from ben",
+        ]
     # Ben's slow clock does not make his two-day item expire early or late at Cat's
     assert "Ben" in [i.title for i in cat.inbox()]
     skew(cat, +1)

@@ -47,8 +47,10 @@ def test_reply_reaches_the_audience_only(circle, people) -> None:
     ana.sync()
     cat.sync()
     replies = ana.circles.replies_to(item.item_id)
-    assert [(r.author_name, r.kind, r.text) for r in replies] == [("Ben", "reply", "thank you for this"),
-                                                                ("Ben", "reaction", "❤")]
+    assert [(r.author_name, r.kind, r.text) for r in replies] == [
+        ("Ben", "reply", "thank you for this"),
+        ("Ben", "reaction", "❤"),
+    ]
     assert cat.circles.replies_to(item.item_id) == []
     # a reply to an item shared with the whole circle reaches everyone who can see it
     e2 = ana.entry("to all", title="Open")

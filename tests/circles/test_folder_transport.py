@@ -21,7 +21,10 @@ def test_push_is_idempotent_and_content_addressed(tmp_path: Path) -> None:
     assert len(names) == 3
     for n in names:
         seq, digest = n[:-4].split("-")
-        assert len(seq) == 10 and digest == hashlib.sha256((tmp_path / "writeraaaaaaaaaaaaaa" / n).read_bytes()).hexdigest()
+        assert (
+            len(seq) == 10
+            and digest == hashlib.sha256((tmp_path / "writeraaaaaaaaaaaaaa" / n).read_bytes()).hexdigest()
+        )
     assert not any(n.endswith(".tmp") for n in names)
 
 

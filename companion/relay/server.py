@@ -100,6 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name) < 1:
             print(f"companion-relay: --{name.replace('_', '-')} must be at least 1.", file=sys.stderr)
             return 2
+    for name in ("retention_days", "purge_interval", "keepalive"):
+        if getattr(args, name) <= 0:
+            print(f"companion-relay: --{name.replace('_', '-')} must be more than 0.", file=sys.stderr)
+            return 2
+    if args.rate < 0:
+        print("companion-relay: --rate must be 0 (no limit) or more.", file=sys.stderr)
+        return 2
     dsn = args.postgres or (None if args.db else os.environ.get(ENV_POSTGRES))
     poll = args.poll_interval if args.poll_interval is not None else (2.0 if dsn else None)
     config = RelayConfig(
@@ -120,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         storage = open_storage(db=args.db or "companion-relay.db", postgres=dsn)
+    except ImportError:
+        print("companion-relay: PostgreSQL needs psycopg: pip install 'companion[relay]'", file=sys.stderr)
+        return 1
     except Exception as exc:  # a clear line, not a traceback, for a wrong path or DSN
         print(f"companion-relay: cannot open storage: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

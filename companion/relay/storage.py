@@ -427,6 +427,12 @@ class PostgresStorage(Storage):
         import psycopg
 
         self._psycopg = psycopg
+        # One direct connection first: a wrong DSN or an unreachable server fails at once with psycopg's own
+        # message (a pool would retry quietly for its whole timeout), and it creates the schema.
+        with psycopg.connect(dsn, connect_timeout=10, autocommit=True) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
+            for statement in _PG_SCHEMA:
+                conn.execute(statement)
         try:
             from psycopg_pool import ConnectionPool
         except ImportError:
@@ -435,10 +441,6 @@ class PostgresStorage(Storage):
             self._pool = ConnectionPool(
                 dsn, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs={"autocommit": True}
             )
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
-            for statement in _PG_SCHEMA:
-                cur.execute(statement)
 
     @contextmanager
     def _write(self) -> Iterator[Any]:

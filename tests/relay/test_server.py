@@ -361,3 +361,20 @@ def test_sqlite_is_durable_by_configuration(tmp_path) -> None:  # type: ignore[n
 
 def test_marker_helper_is_unique() -> None:
     assert unique_marker() != unique_marker()
+
+
+def test_unreachable_postgres_fails_fast_and_clearly() -> None:
+    started = time.monotonic()
+    result = _run_relay("--port", "0", "--postgres", "postgresql://relay@127.0.0.1:1/relay")
+    assert result.returncode == 1
+    assert result.stderr.startswith("companion-relay: cannot open storage")
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize(
+    "args", [["--retention-days", "0"], ["--rate", "-1"], ["--max-body", "0"], ["--purge-interval", "-5"]]
+)
+def test_nonsense_settings_are_refused(args: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = _run_relay("--port", "0", "--db", str(tmp_path / "r.db"), *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("companion-relay: --")

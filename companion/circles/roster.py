@@ -108,6 +108,7 @@ class Member:
     joined_seq: int = 0
     ended_seq: int | None = None
     watermark: int | None = None
+    replaces: str | None = None  # an earlier member id this person used (their key changed)
 
 
 @dataclass
@@ -194,6 +195,11 @@ class Roster:
                 raise RosterError("malformed")
             if member is not None and member.status == "active":
                 raise RosterError("conflict", "already a member")
+            old = f.get("replaces")
+            if old is not None:
+                prior = self.members.get(str(old))
+                if prior is None or old == subject or not isinstance(f.get("watermark"), int):
+                    raise RosterError("malformed", "replaces an unknown member")
         elif kind in ("remove", "promote", "leave"):
             if member is None or member.status != "active":
                 raise RosterError("conflict", "not an active member")
@@ -223,7 +229,14 @@ class Roster:
             self.suite = str(f.get("suite", ""))
             self.members[subject] = Member(subject, _public(f["key"]), f.get("name", ""), "admin", joined_seq=1)
         elif kind == "add":
-            self.members[subject] = Member(subject, _public(f["key"]), f.get("name", ""), f["role"], joined_seq=seq)
+            new = Member(subject, _public(f["key"]), f.get("name", ""), f["role"], joined_seq=seq)
+            old = self.members.get(str(f.get("replaces")))
+            if old is not None:
+                new.replaces = old.member_id
+                new.name = new.name or old.name
+                if old.status == "active":
+                    old.status, old.ended_seq, old.watermark = "replaced", seq, int(f["watermark"])
+            self.members[subject] = new
         elif kind == "promote":
             self.members[subject].role = "admin"
         else:  # remove, leave

@@ -59,6 +59,7 @@ CREATE TABLE invites (
     circle_id   TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
     secret      BLOB NOT NULL,
     approve     INTEGER NOT NULL DEFAULT 0,
+    replaces    TEXT,                             -- for a member's new key: the member id it replaces
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
     used_by     TEXT,

@@ -121,9 +121,18 @@ class CircleSession:
             )  # fmt: skip
         return signed
 
-    def admit(self, request: invites.JoinRequest, secret: bytes) -> None:
-        """Add the joiner to the roster, and send them a welcome with the circle name and the whole roster."""
-        self.append_op("add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=request.name)
+    def admit(self, request: invites.JoinRequest, secret: bytes, *, replaces: str | None = None) -> None:
+        """Add the joiner to the roster, and send them a welcome with the circle name and the whole roster.
+
+        With ``replaces`` (an invite made for a member's new key), the old key is retired in the same operation.
+        """
+        extra: dict[str, Any] = {}
+        old = self.roster.members.get(replaces or "")
+        if old is not None:
+            extra = {"replaces": old.member_id, "watermark": self.store.max_counter(self.circle_id, old.member_id)}
+        self.append_op(
+            "add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=request.name, **extra
+        )
         welcome = seal(
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,
             revision=self.roster.seq, counter=self.store.next_counter(self.circle_id), roster_head=self.roster.head,

@@ -128,7 +128,10 @@ class CircleStore:
                 "UPDATE circles SET name = ?, suite = ? WHERE id = ?",
                 (roster.circle_name, roster.suite or "x25519", roster.circle_id),
             )
-        self.save_member(roster.circle_id, roster.members[f["subject"]])
+        subject = roster.members[f["subject"]]
+        if subject.replaces is not None and f["type"] == "add":
+            self.save_member(roster.circle_id, roster.members[subject.replaces])
+        self.save_member(roster.circle_id, subject)
 
     def save_member(self, circle_id: str, m: Member) -> None:
         prior = self.conn.execute(
@@ -137,14 +140,16 @@ class CircleStore:
         verified = self._verified_elsewhere(m.public)
         if prior is not None:
             verified = verified or (bytes(prior[0]) == m.public.to_bytes() and bool(prior[1]))
+        key_changed = m.replaces is not None and not verified
         self.conn.execute(
-            "INSERT INTO members(circle_id, member_id, public, name, role, status, verified, joined_seq, ended_seq, "
-            "watermark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, member_id) DO UPDATE SET "
-            "public = excluded.public, name = excluded.name, role = excluded.role, status = excluded.status, "
-            "verified = excluded.verified, joined_seq = excluded.joined_seq, ended_seq = excluded.ended_seq, "
-            "watermark = excluded.watermark",
-            (circle_id, m.member_id, m.public.to_bytes(), m.name, m.role, m.status, int(verified), m.joined_seq,
-             m.ended_seq, m.watermark),
+            "INSERT INTO members(circle_id, member_id, public, name, role, status, verified, key_changed, joined_seq, "
+            "ended_seq, watermark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(circle_id, member_id) DO UPDATE SET public = excluded.public, name = excluded.name, "
+            "role = excluded.role, status = excluded.status, "
+            "verified = excluded.verified, key_changed = excluded.key_changed, joined_seq = excluded.joined_seq, "
+            "ended_seq = excluded.ended_seq, watermark = excluded.watermark",
+            (circle_id, m.member_id, m.public.to_bytes(), m.name, m.role, m.status, int(verified), int(key_changed),
+             m.joined_seq, m.ended_seq, m.watermark),
         )  # fmt: skip
 
     def _verified_elsewhere(self, public: PublicIdentity) -> bool:

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("circle", metavar="CIRCLE")
     p.add_argument("--approve", action="store_true", help="joiners wait until you approve them")
     p.add_argument("--days", type=float, default=7, metavar="N", help="valid for N days (default 7)")
+    p.add_argument("--replaces", default=None, metavar="MEMBER", help="for this member's new key (new device)")
 
     p = command(csub, "join", cmd_join, "answer an invite; you are admitted on the facilitator's next sync")
     p.add_argument("code", metavar="CODE")
@@ -144,7 +145,11 @@ def cmd_list(ctx: Context) -> None:
 
 
 def cmd_invite(ctx: Context) -> None:
-    inv = ctx.app().circles.invite(ctx.args.circle, approve=ctx.args.approve, valid_days=ctx.args.days).value
+    inv = (
+        ctx.app()
+        .circles.invite(ctx.args.circle, approve=ctx.args.approve, valid_days=ctx.args.days, replaces=ctx.args.replaces)
+        .value
+    )
     note = " You approve each joiner with `companion circle approve`." if inv.approve else ""
     ctx.emit(
         inv.to_json(),

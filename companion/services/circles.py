@@ -49,6 +49,11 @@ TransportFactory = Callable[[dict[str, Any], str], Transport]
 REMOVED_NOTE = (
     "Removed: nothing shared from now on is sent to them, but what they already received stays on their device."
 )
+REPLACED_NOTE = "An earlier key of someone in this circle; nothing new is sent to it."
+KEY_CHANGED_NOTE = (
+    "Their keys changed (a new device or lost keys), so they are unverified again. Compare safety numbers before "
+    "sharing anything sensitive."
+)
 LEFT_NOTE = "Left the circle: nothing new is sent to them; what they already received stays on their device."
 
 
@@ -201,12 +206,22 @@ class CirclesService:
     # -- invitations ---------------------------------------------------------------------------------------
 
     def invite(
-        self, circle: str, *, approve: bool = False, valid_days: float = invites.DEFAULT_VALID_DAYS
+        self,
+        circle: str,
+        *,
+        approve: bool = False,
+        valid_days: float = invites.DEFAULT_VALID_DAYS,
+        replaces: str | None = None,
     ) -> Changed[InviteInfo]:
-        """A one-time invite code, valid ``valid_days``. With ``approve``, joiners wait for :meth:`approve`."""
+        """A one-time invite code, valid ``valid_days``. With ``approve``, joiners wait for :meth:`approve`.
+
+        ``replaces`` (a member) makes the invite for that person's new key (a new device, lost keys): on admission
+        their old key is retired, and everyone sees them as unverified with a "key changed" warning.
+        """
         s = self._active_session(circle)
         if not s.i_am_admin:
             raise InvalidInputError("Only a facilitator (admin) of this circle can invite people.")
+        old = self.find_member(s.circle_id, replaces) if replaces else None
         if not 0 < valid_days <= 90:
             raise InvalidInputError("An invite can be valid for up to 90 days.")
         secret = os.urandom(32)
@@ -216,8 +231,9 @@ class CirclesService:
         )
         with self._vault.transaction() as conn:
             conn.execute(
-                "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (code.invite_id, s.circle_id, secret, int(approve), created, code.expires_at),
+                "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at, replaces) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (code.invite_id, s.circle_id, secret, int(approve), created, code.expires_at, old),
             )
         text = code.encode()
         return Changed(InviteInfo(s.circle_id, code.invite_id, text, text, code.expires_at, approve), Changes.CIRCLES)
@@ -267,12 +283,12 @@ class CirclesService:
         """Admit a waiting joiner (made with ``approve=True``); they are welcomed on the next sync."""
         s = self._active_session(circle)
         mid, name, public, iid = self._request(s, member)
-        row = self._store.conn.execute("SELECT secret FROM invites WHERE id = ?", (iid,)).fetchone()
+        row = self._store.conn.execute("SELECT secret, replaces FROM invites WHERE id = ?", (iid,)).fetchone()
         if row is None:
             raise NotFoundError("The invite this request answered is gone.")
         request = invites.JoinRequest(s.circle_id, iid, PublicIdentity.from_bytes(bytes(public)), name, 0)
         with self._vault.transaction():
-            s.admit(request, bytes(row[0]))
+            s.admit(request, bytes(row[0]), replaces=row[1])
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
 
     def decline(self, circle: str, member: str) -> Changed[None]:
@@ -301,9 +317,9 @@ class CirclesService:
 
     @staticmethod
     def _member_from(r: Sequence[Any], me: str) -> MemberInfo:
-        note = REMOVED_NOTE if r[4] == "removed" else LEFT_NOTE if r[4] == "left" else ""
+        note = {"removed": REMOVED_NOTE, "left": LEFT_NOTE, "replaced": REPLACED_NOTE}.get(r[4], "")
         if r[6]:
-            note = "Their keys changed since you last compared safety numbers. Compare them again."
+            note = KEY_CHANGED_NOTE
         return MemberInfo(member_id=r[0], name=r[2], role=r[3], status=r[4], verified=bool(r[5]),
                           key_changed=bool(r[6]), is_me=r[0] == me, note=note)  # fmt: skip
 

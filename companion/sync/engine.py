@@ -344,12 +344,12 @@ class SyncEngine:
                 return "not_for_me", None, None
             return self._welcome(blob, circle.invite_secret), None, None
         row = self.s.store.conn.execute(
-            "SELECT secret, approve, expires_at, used_by FROM invites WHERE id = ? AND circle_id = ?",
+            "SELECT secret, approve, expires_at, used_by, replaces FROM invites WHERE id = ? AND circle_id = ?",
             (iid, circle.id),
         ).fetchone()
         if row is None or not self.s.i_am_admin:
             return "not_for_me", None, None
-        secret, approve, expires_at, used_by = bytes(row[0]), bool(row[1]), int(row[2]), row[3]
+        secret, approve, expires_at, used_by, replaces = bytes(row[0]), bool(row[1]), int(row[2]), row[3], row[4]
         try:
             request = invites.open_join_request(secret, circle.id, blob)
         except invites.BoxError:
@@ -379,7 +379,7 @@ class SyncEngine:
             (circle.id, iid, request.member_id, request.public.to_bytes(), request.name, now_ms()),
         )
         if not approve:
-            self.s.admit(request, secret)
+            self.s.admit(request, secret, replaces=replaces)
             self._admitted.append(request.member_id)
         self._changed.add("circles")
         return "applied", None, None

@@ -260,3 +260,33 @@ def test_leave(circle) -> None:
     e = ana.entry("after ben left", title="Later")
     item = ana.circles.share(e, cid).value
     assert ben.id not in item.audience
+
+
+def test_key_change_makes_a_member_unverified_with_a_warning(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    sn = cat.circles.safety_number(cid, "Ben").digits
+    assert cat.circles.verify_member(cid, "Ben", sn).value.verified
+    old_ben = ben.id
+    new_ben = p["ben2"]  # Ben's new device: a new journal, new keys
+    code = ana.circles.invite(cid, replaces="Ben").value.code
+    new_ben.circles.join(code)
+    new_ben.sync()
+    ana.sync()
+    new_ben.sync()
+    cat.sync()
+    members = {m.member_id: m for m in cat.circles.members(cid)}
+    assert members[old_ben].status == "replaced"
+    fresh = members[new_ben.id]
+    assert fresh.name == "Ben" and fresh.status == "active"
+    assert not fresh.verified and fresh.key_changed and "changed" in fresh.note
+    item = ana.circles.share(ana.entry("hi", title="After"), cid).value
+    assert new_ben.id in item.audience and old_ben not in item.audience
+    ana.sync()
+    new_ben.sync()
+    ben.sync()
+    assert [i.title for i in new_ben.inbox()] == ["After"]
+    assert "After" not in [i.title for i in ben.inbox()]
+    sn2 = cat.circles.safety_number(cid, new_ben.id).digits
+    again = cat.circles.verify_member(cid, new_ben.id, sn2).value
+    assert again.verified and not again.key_changed

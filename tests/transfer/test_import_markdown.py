@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from companion.errors import ImportFormatError
-from tests.transfer.conftest import entry_state
+from tests.transfer.conftest import JPEG, entry_state, tiny_png
 
 
 def _write(folder, name, text):
@@ -86,3 +86,28 @@ def test_companion_markdown_export_comes_back(app, new_app, tmp_path):
 
     assert core(app) == core(new_app)
     assert {tuple(sorted(e.tags)) for e in new_app.journal.recent()} == {("a", "b-c", "inline"), ("x",)}
+
+
+def test_markdown_export_with_images_comes_back_with_them(app, new_app, tmp_path):
+    entry = app.journal.add_entry("with a photo", title="Photo", created_at="2024-05-03T10:00:00+00:00").value
+    app.transfer.add_attachment(entry.id, JPEG, name="walk.jpg")
+    app.transfer.add_attachment(entry.id, tiny_png(5), name="chart.png")
+    app.transfer.export("markdown", tmp_path / "md")
+    note = next((tmp_path / "md").glob("*.md")).read_text(encoding="utf-8")
+    assert "attachments: [" in note
+    report = new_app.transfer.import_file("markdown", tmp_path / "md").value
+    assert (report.entries, report.attachments, report.skipped) == (1, 2, [])
+    (imported,) = new_app.journal.recent()
+    data = [new_app.transfer.attachment_data(a.id) for a in new_app.transfer.attachments(imported.id)]
+    assert data == [JPEG, tiny_png(5)]
+    assert "attachments" not in new_app.journal.get_entry(imported.id).metadata
+
+
+def test_attachment_paths_outside_the_folder_are_not_read(app, tmp_path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(tiny_png(9))
+    folder = tmp_path / "notes"
+    _write(folder, "2024-01-01.md", "---\nattachments: [\"../secret.png\", \"missing.png\"]\n---\nbody\n")
+    report = app.transfer.import_file("markdown", folder).value
+    assert (report.entries, report.attachments) == (1, 0)
+    assert sum("not in the imported folder" in s.reason for s in report.skipped) == 2

@@ -4,8 +4,9 @@ Each ``.md`` file is one entry. Its date comes from the front matter (``date``, 
 from a ``YYYY-MM-DD`` in the file name; a note with neither is skipped and listed in the report. Tags come from
 the front matter (``tags``: a list or a comma/space separated text) and from ``#tags`` in the text (not inside
 code). The title is the front matter's ``title``, else a leading ``# Heading``, else the file name when it is not
-just a date. ``mood``, ``starred`` and ``uid`` are read when present (Companion writes them), so a Companion
-Markdown export comes back as the same entries. Other front matter keys are kept in the entry's metadata.
+just a date. ``mood``, ``starred``, ``uid`` and ``attachments`` (image paths relative to the note, inside the
+imported folder) are read when present (Companion writes them), so a Companion Markdown export comes back as the
+same entries with their images. Other front matter keys are kept in the entry's metadata.
 
 Front matter is the YAML subset notes use in practice: ``key: value`` lines with plain, quoted or JSON values,
 ``[a, b]`` lists and ``- item`` lists. Anything else is reported as an error with its file and line.
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from companion.errors import ImportFormatError
+from companion.transfer.attachments import MAX_BYTES
 from companion.transfer.importers import read_text
-from companion.transfer.model import ImportedEntry, ParsedSource, Skip, stable_key
+from companion.transfer.model import ImportedAttachment, ImportedEntry, ParsedSource, Skip, stable_key
 
 _KEY = re.compile(r"([A-Za-z_][\w -]*?)\s*:(?:\s+(.*))?$")
 _ITEM = re.compile(r"\s*-\s+(.*)$")
@@ -36,6 +39,8 @@ _KNOWN = {"title", "tags", "tag", "mood", "starred", "uid", *_DATE_KEYS}
 
 def parse(path: Path) -> ParsedSource:
     parsed = ParsedSource("markdown", str(path))
+    others: list[Path] = []
+    used: set[Path] = set()
     if path.is_file():
         files, root = [path], path.parent
     else:
@@ -48,15 +53,41 @@ def parse(path: Path) -> ParsedSource:
             if found.suffix.lower() in (".md", ".markdown"):
                 files.append(found)
             else:
-                parsed.skipped.append(Skip(relative.as_posix(), "not a Markdown note"))
+                others.append(found)
     for file in files:
         relative = file.relative_to(root).as_posix()
-        entry = parse_note(read_text(file, name=relative), relative, file.stem)
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise ImportFormatError(relative, "", f"the file could not be read ({exc.strerror or exc})") from None
+        entry = parse_note(read_text(file, raw, name=relative), relative, file.stem)
         if isinstance(entry, Skip):
             parsed.skipped.append(entry)
-        else:
-            parsed.entries.append(entry)
+            continue
+        has_files = isinstance(entry.metadata.get("attachments"), list)
+        parsed.entries.append(_with_files(entry, file.parent, root, used) if has_files else entry)
+    for other in others:
+        if other.resolve() not in used:
+            parsed.skipped.append(Skip(other.relative_to(root).as_posix(), "not a Markdown note"))
     return parsed
+
+
+def _with_files(entry: ImportedEntry, folder: Path, root: Path, used: set[Path]) -> ImportedEntry:
+    """Read the images a note lists in its front matter ``attachments`` (Companion's Markdown export does)."""
+    found: list[ImportedAttachment] = []
+    notes: list[Skip] = []
+    metadata = dict(entry.metadata)
+    for ref in metadata.pop("attachments"):
+        path = (folder / str(ref)).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            notes.append(Skip(entry.where, f"the attachment “{str(ref)[:80]}” is not in the imported folder"))
+            continue
+        if path.stat().st_size > MAX_BYTES:
+            notes.append(Skip(entry.where, f"the attachment “{path.name}” is too large"))
+            continue
+        found.append(ImportedAttachment(name=path.name, data=path.read_bytes()))
+        used.add(path)
+    return replace(entry, metadata=metadata, attachments=tuple(found), skipped=tuple(notes))
 
 
 def parse_note(text: str, name: str, stem: str) -> ImportedEntry | Skip:
@@ -98,8 +129,10 @@ def parse_note(text: str, name: str, stem: str) -> ImportedEntry | Skip:
     if mood is not None and (isinstance(mood, bool) or not isinstance(mood, int) or not 1 <= mood <= 5):
         raise ImportFormatError(name, f"line {where['mood']}", "“mood” must be a whole number from 1 to 5")
     uid = values.get("uid")
-    extra = {k: v for k, v in values.items() if k not in _KNOWN}
+    extra = {k: v for k, v in values.items() if k not in _KNOWN and k != "attachments"}
     metadata: dict[str, Any] = {"source": "markdown"}
+    if isinstance(values.get("attachments"), list):
+        metadata["attachments"] = values["attachments"]  # resolved against the folder by parse()
     if extra:
         metadata["front_matter"] = json.loads(json.dumps(extra, default=str))
     return ImportedEntry(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -24,13 +24,10 @@ from companion.errors import WrongPassphraseError
 from companion.services import Changes, Companion
 from companion.ui import resources, theme
 from companion.ui.dialogs import message
-from companion.ui.editor import EDITOR_SHORTCUTS
-from companion.ui.journal_page import JournalPage
 from companion.ui.locking import IdleWatcher, default_clock
 from companion.ui.ops import ErrorPresenter, OpRunner
-from companion.ui.pages import Page, UiContext, registered
+from companion.ui.pages import Page, UiContext
 from companion.ui.settings import UiSettings
-from companion.ui.settings_dialog import SettingsDialog, ShortcutsDialog
 from companion.ui.unlock import CreateScreen, UnlockScreen
 from companion.vault.header import DEFAULT, KdfParams
 
@@ -81,43 +78,10 @@ class MainWindow(QMainWindow):
         self.create_screen.submitted.connect(self._create)
         self.unlock_screen.submitted.connect(self._unlock)
 
-        self.sidebar = QListWidget()
-        self.sidebar.setObjectName("Sidebar")
-        self.sidebar.setAccessibleName("Sections")
-        self.sidebar.setAccessibleDescription("Journal, Shared, Circles and Meetings (Ctrl+1 to Ctrl+4)")
-        self.sidebar.setSpacing(2)
-        self.sidebar.setIconSize(QSize(18, 18))
-        self.pages_stack = QStackedWidget()
+        self.page_classes: list[type[Page]] = []
         self.pages: list[Page] = []
-        for cls in registered():
-            page = cls(self.ctx)
-            self.pages.append(page)
-            self.pages_stack.addWidget(page)
-            item = QListWidgetItem(_icon(cls.icon), cls.title)
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, cls.title)
-            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, cls.accessible_description)
-            item.setToolTip(cls.accessible_description)
-            item.setSizeHint(QSize(0, self.fontMetrics().height() + 18))
-            self.sidebar.addItem(item)
-        self.sidebar.currentRowChanged.connect(self.show_page)
-        self.journal: JournalPage = next(p for p in self.pages if isinstance(p, JournalPage))
-        pane = QWidget()
-        pane.setObjectName("SidebarPane")
-        pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        pane.setFixedWidth(180)
-        brand = QLabel("Companion")
-        brand.setObjectName("Brand")
-        side = QVBoxLayout(pane)
-        side.setContentsMargins(6, 0, 6, 6)
-        side.addWidget(brand)
-        side.addWidget(self.sidebar, 1)
-        main = QWidget()
-        row = QHBoxLayout(main)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(0)
-        row.addWidget(pane)
-        row.addWidget(self.pages_stack, 1)
-        self.main_area = main
+        self._main_built = False
+        self.main_area = QWidget()  # filled by ensure_main(), after the first screen is painted
 
         self.stack = QStackedWidget()
         for widget in (self.create_screen, self.unlock_screen, self.main_area):
@@ -136,8 +100,67 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
         else:
             self.resize(1100, 720)
-        self.sidebar.setCurrentRow(0)
         self._show_start()
+        QTimer.singleShot(0, self.ensure_main)  # build the journal while the person types the passphrase
+
+    def ensure_main(self) -> None:
+        """Build the sidebar and pages (once). Deferred so the first screen shows fast."""
+        if self._main_built:
+            return
+        self._main_built = True
+        from companion.ui.journal_page import JournalPage  # imported here: not needed for the first screen
+        from companion.ui.pages import registered
+
+        self.page_classes = registered()
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("Sidebar")
+        self.sidebar.setAccessibleName("Sections")
+        self.sidebar.setAccessibleDescription("Journal, Shared, Circles and Meetings (Ctrl+1 to Ctrl+4)")
+        self.sidebar.setSpacing(2)
+        self.sidebar.setIconSize(QSize(18, 18))
+        self.pages_stack = QStackedWidget()
+        for cls in self.page_classes:
+            page = cls(self.ctx)
+            self.pages.append(page)
+            self.pages_stack.addWidget(page)
+            item = QListWidgetItem(_icon(cls.icon), cls.title)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, cls.title)
+            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, cls.accessible_description)
+            item.setToolTip(cls.accessible_description)
+            item.setSizeHint(QSize(0, self.fontMetrics().height() + 18))
+            self.sidebar.addItem(item)
+        self.sidebar.currentRowChanged.connect(self.show_page)
+        self.journal = next(p for p in self.pages if isinstance(p, JournalPage))
+        pane = QWidget()
+        pane.setObjectName("SidebarPane")
+        pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        pane.setFixedWidth(180)
+        brand = QLabel("Companion")
+        brand.setObjectName("Brand")
+        side = QVBoxLayout(pane)
+        side.setContentsMargins(6, 0, 6, 6)
+        side.addWidget(brand)
+        side.addWidget(self.sidebar, 1)
+        main = self.main_area
+        row = QHBoxLayout(main)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(pane)
+        row.addWidget(self.pages_stack, 1)
+        self.main_area = main
+
+        self.sidebar.setCurrentRow(0)
+        self._view_menu.addSeparator()
+        for i, cls in enumerate(self.page_classes):
+            action = self._action(self._view_menu, cls.title, f"Ctrl+{i + 1}" if i < 9 else None,
+                                  lambda i=i: (self.show_page(i), self.pages[i].setFocus()))
+            action.setEnabled(self.state == "main")
+        self._view_menu.addSeparator()
+        for page in self.pages:  # page-specific actions (with their shortcuts) join the View menu
+            for action in page.actions_for_menu():
+                self._view_menu.addAction(action)
+                self._main_actions.append(action)
+                action.setEnabled(self.state == "main")
 
     # -- states -----------------------------------------------------------------------------------------------------
 
@@ -179,6 +202,7 @@ class MainWindow(QMainWindow):
         ).failure(failed).run()
 
     def _opened(self) -> None:
+        self.ensure_main()
         self.create_screen.clear()
         self.unlock_screen.clear()
         self.state = "main"
@@ -214,6 +238,7 @@ class MainWindow(QMainWindow):
     # -- pages and changes -------------------------------------------------------------------------------------------
 
     def show_page(self, index: int) -> None:
+        self.ensure_main()
         if 0 <= index < len(self.pages):
             self.pages_stack.setCurrentIndex(index)
             if self.sidebar.currentRow() != index:
@@ -246,8 +271,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         bar.setAccessibleName("Menu bar")
         file = bar.addMenu("&File")
-        self._action(file, "&New entry", "Ctrl+N", self.journal.new_entry)
-        self._action(file, "&Save now", "Ctrl+S", self.journal.editor.save_now)
+        self._action(file, "&New entry", "Ctrl+N", lambda: self.journal.new_entry())
+        self._action(file, "&Save now", "Ctrl+S", lambda: self.journal.editor.save_now())
         file.addSeparator()
         self._action(file, "&Lock", "Ctrl+L", self.lock)
         self._action(file, "Se&ttings…", "Ctrl+,", self.open_settings)
@@ -258,17 +283,11 @@ class MainWindow(QMainWindow):
             Qt.ShortcutContext.WidgetShortcut)
         self._action(edit, "&Redo", None, lambda: self.journal.editor.body.redo())
         edit.addSeparator()
-        self._action(edit, "&Find…", "Ctrl+F", self.journal.focus_search)
-        self._action(edit, "Move entry to &trash", "Ctrl+Delete", self.journal.trash_current)
+        self._action(edit, "&Find…", "Ctrl+F", lambda: self.journal.focus_search())
+        self._action(edit, "Move entry to &trash", "Ctrl+Delete", lambda: self.journal.trash_current())
         view = bar.addMenu("&View")
-        for i, page in enumerate(self.pages):
-            self._action(view, page.title, f"Ctrl+{i + 1}" if i < 9 else None,
-                         lambda i=i: (self.show_page(i), self.pages[i].setFocus()))
-        view.addSeparator()
-        for action in self.journal.actions_for_menu():
-            view.addAction(action)
-            self._main_actions.append(action)
-        self._action(view, "Reading &view", "Ctrl+E", self.journal.editor.toggle_reading)
+        self._action(view, "Reading &view", "Ctrl+E", lambda: self.journal.editor.toggle_reading())
+        self._view_menu = view
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts, main_only=False)
         self._action(help_menu, "&About Companion", None, self.show_about, main_only=False)
@@ -280,6 +299,8 @@ class MainWindow(QMainWindow):
             action.setEnabled(enabled)
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
+        from companion.ui.editor import EDITOR_SHORTCUTS
+
         rows: list[tuple[str, str]] = []
         for menu_action in self.menuBar().actions():
             menu = menu_action.menu()
@@ -299,13 +320,17 @@ class MainWindow(QMainWindow):
         return rows
 
     def show_shortcuts(self) -> None:
+        from companion.ui.settings_dialog import ShortcutsDialog
+
         ShortcutsDialog(self.shortcut_rows(), self).exec()
 
     def show_about(self) -> None:
         message(self, "About Companion", "Companion: a private, encrypted journal for people in peer support.\n\n"
                 "Your entries stay on this device, encrypted with your passphrase.")
 
-    def open_settings(self) -> SettingsDialog:
+    def open_settings(self):
+        from companion.ui.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.settings, self.data_dir, self.ops, self)
         dialog.settings_changed.connect(self.apply_settings)
         self.locked.connect(dialog.reject)
@@ -332,7 +357,8 @@ class MainWindow(QMainWindow):
     # -- closing ----------------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.journal.editor.flush()
+        if self._main_built:
+            self.journal.editor.flush()
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         try:
             self.settings.save(self.data_dir)

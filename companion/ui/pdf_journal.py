@@ -6,8 +6,8 @@ Markdown, so nothing a person wrote can turn into markup, links or remote resour
 document as in-memory resources. The PDF carries no author or creator metadata (and no title: a file name is
 enough), and the bytes are returned to the caller, which decides where they go.
 
-Works off the GUI thread (QPdfWriter and QTextDocument need no widgets); needs a QGuiApplication, and creates an
-offscreen one when the process has none (the command line).
+Works off the GUI thread (QPdfWriter and QTextDocument need no widgets); needs a QGuiApplication, and creates
+an offscreen one when the process has none (the command line).
 """
 
 from __future__ import annotations
@@ -129,8 +129,12 @@ def render_pdf(
     writer.setAuthor("")
     writer.setTitle("")
     writer.setPageLayout(
-        QPageLayout(QPageSize(QPageSize.PageSizeId.A4), QPageLayout.Orientation.Portrait, QMarginsF(18, 18, 18, 18),
-                    QPageLayout.Unit.Millimeter)
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(18, 18, 18, 18),
+            QPageLayout.Unit.Millimeter,
+        )
     )
     writer.setResolution(300)
     doc.setPageSize(QSizeF(writer.width(), writer.height()))

@@ -1,11 +1,10 @@
-"""Desktop app start-up: process start → unlock screen shown, and unlock → first 50 entries drawn at 100k entries.
+"""Desktop app start-up: process start → unlock screen shown; unlock → first 50 entries drawn (100k entries).
 
     python benchmarks/bench_startup.py [--runs 5] [--entries 100000]
 
 Each figure is measured in a fresh process (offscreen Qt platform). The 100k-entry vault is built once by the
-journal core from the seeded benchmark corpus and cached under ``benchmarks/.data/`` (git-ignored). Targets from
-the issue: 0.6 s and 0.8 s.
-"""
+journal core from the seeded benchmark corpus and cached under ``benchmarks/.data/`` (git-ignored). Targets
+from the issue: 0.6 s and 0.8 s."""
 
 from __future__ import annotations
 
@@ -48,8 +47,14 @@ def measure_start(folder: Path) -> float:
     """Wall time from spawning ``python -m companion`` to the first paint of the unlock screen."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", COMPANION_UI_SMOKE="1")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "companion", "--data-dir", str(folder)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "companion", "--data-dir", str(folder)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("companion-ui: unlock shown"):
@@ -91,8 +96,12 @@ def child_unlock(folder: Path) -> None:
     view = window.journal.list.viewport()
 
     class Painted(QObject):
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.Paint and window.journal.model.rowCount() >= 50 and "t" not in result:
+        def eventFilter(self, watched, event):  # noqa: N802 (Qt override)
+            if (
+                event.type() == QEvent.Type.Paint
+                and window.journal.model.rowCount() >= 50
+                and "t" not in result
+            ):
                 QTimer.singleShot(0, lambda: result.setdefault("t", time.perf_counter()) and app.quit())
             return False
 
@@ -114,13 +123,22 @@ def child_unlock(folder: Path) -> None:
 
 def measure_unlock(folder: Path) -> tuple[float, float]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, __file__, "--child-unlock", str(folder)], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-unlock", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
     return float(out[-2]), float(out[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--child-unlock", type=Path, help=argparse.SUPPRESS)

@@ -1,7 +1,7 @@
 """Start the desktop app: ``run(data_dir)`` (the ``companion`` command with no subcommand calls it).
 
-``COMPANION_UI_SMOKE=1`` is a test hook: the app prints ``companion-ui: <screen> shown <seconds>`` after the first
-paint of its first screen and quits with status 0 (used by the subprocess test and the startup benchmark).
+``COMPANION_UI_SMOKE=1`` is a test hook: the app prints ``companion-ui: <screen> shown <seconds>`` after the
+first paint of its first screen and quits with status 0 (for the subprocess test and the startup benchmark).
 """
 
 from __future__ import annotations

@@ -26,6 +26,14 @@ def message(
 
 
 def ask(parent: QWidget | None, title: str, text: str, yes: Button = Button.Yes) -> bool:
-    return message(
-        parent, title, text, icon=QMessageBox.Icon.Question, buttons=yes | Button.Cancel, default=Button.Cancel
-    ) == yes
+    return (
+        message(
+            parent,
+            title,
+            text,
+            icon=QMessageBox.Icon.Question,
+            buttons=yes | Button.Cancel,
+            default=Button.Cancel,
+        )
+        == yes
+    )

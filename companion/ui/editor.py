@@ -7,6 +7,7 @@ one save is in flight at a time, and edits made meanwhile are saved right after 
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime
 
@@ -166,7 +167,9 @@ class EntryEditor(QWidget):
         self._saving = False
         self._date_touched = False
         self._loading = False
-        self._token = 0  # bumped whenever another entry is shown: late save results must not rebind the editor
+        self._token = (
+            0  # bumped whenever another entry is shown: late save results must not rebind the editor
+        )
         self.prompts = load_prompts()
         self.setAccessibleName("Entry editor")
 
@@ -212,7 +215,9 @@ class EntryEditor(QWidget):
         self.title.setObjectName("TitleEdit")
         self.title.setPlaceholderText("Title (optional)")
         self.title.setAccessibleName("Title")
-        self.title.setAccessibleDescription("The entry's title. Press Enter or Tab to go on to the date and tags.")
+        self.title.setAccessibleDescription(
+            "The entry's title. Press Enter or Tab to go on to the date and tags."
+        )
         self.title.setMaxLength(1000)
         self.title.returnPressed.connect(lambda: self.body.setFocus())
 
@@ -224,7 +229,9 @@ class EntryEditor(QWidget):
         self.tags = TagEdit()
         self.tags.setPlaceholderText("Tags, separated by commas")
         self.tags.setAccessibleName("Tags")
-        self.tags.setAccessibleDescription("Tags for this entry, separated by commas. Suggestions appear as you type.")
+        self.tags.setAccessibleDescription(
+            "Tags for this entry, separated by commas. Suggestions appear as you type."
+        )
         self.mood = QComboBox()
         self.mood.addItem("Mood: not set", None)
         for value, word in MOODS.items():
@@ -308,12 +315,21 @@ class EntryEditor(QWidget):
         self.new_entry()
 
     def fix_tab_order(self) -> None:
-        chain = [self.title, self.date, self.tags, self.mood, self.body, self.toggle_view, self.use_prompt,
-                 self.next_prompt, self.hide_prompt]
-        for first, second in zip(chain, chain[1:], strict=False):
+        chain = [
+            self.title,
+            self.date,
+            self.tags,
+            self.mood,
+            self.body,
+            self.toggle_view,
+            self.use_prompt,
+            self.next_prompt,
+            self.hide_prompt,
+        ]
+        for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
-    # -- public -----------------------------------------------------------------------------------------------------
+    # -- public ----------------------------------------------------------------------------------------------
 
     @property
     def dirty(self) -> bool:
@@ -413,7 +429,7 @@ class EntryEditor(QWidget):
         self._set_state("")
         self._loading = False
 
-    # -- internals --------------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------------------
 
     def _replace_document(self, text: str) -> None:
         """Give the body a fresh document (its own, empty undo stack) and destroy the old one."""
@@ -446,7 +462,8 @@ class EntryEditor(QWidget):
         self.date.setReadOnly(self.read_only)
         if self.read_only:
             self.banner.setText(
-                "This entry has a line longer than 10,000 characters, so it opens read-only to keep Companion "
+                "This entry has a line longer than 10,000 characters, so it opens read-only to keep "
+                "Companion "
                 "responsive. Long lines are shown wrapped. Export it to edit it elsewhere."
             )
             self.banner.show()

@@ -1,14 +1,13 @@
 """The entry list: a lazily paged ``QAbstractListModel`` and a delegate that draws rows as plain text.
 
-Rows are ``EntrySummary`` values. The model never holds more than the pages scrolled to; the view asks for more
-with ``canFetchMore``/``fetchMore`` and the next page is read on the vault worker (keyset paging through
+Rows are ``EntrySummary`` values. The model never holds more than the pages scrolled to; the view asks for
+more with ``canFetchMore``/``fetchMore`` and the next page is read on the vault worker (keyset paging through
 ``journal.recent(limit, after_id=…)``, or offset paging through search results). Search highlights arrive as
-``\\x02…\\x03`` spans and are drawn with a background, never passed through HTML.
-"""
+``\\x02…\\x03`` spans and are drawn with a background, never passed through HTML."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
@@ -31,7 +30,7 @@ class Query:
     """What the list shows: recent entries (no text, no filters), or search results."""
 
     text: str = ""
-    filters: Filters = Filters()
+    filters: Filters = field(default_factory=Filters)
 
     @property
     def is_search(self) -> bool:
@@ -79,7 +78,7 @@ class EntryListModel(QAbstractListModel):
         self.total: int | None = None
         self._epoch = 0  # bumped on every reset: late pages of an older query are dropped
 
-    # -- Qt model interface -----------------------------------------------------------------------------------------
+    # -- Qt model interface ----------------------------------------------------------------------------------
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.rows)
@@ -96,7 +95,11 @@ class EntryListModel(QAbstractListModel):
             title = one_line(row.title) or "Untitled"
             return f"{title}, {format_day(row.created_at)}"
         if role == Qt.ItemDataRole.AccessibleDescriptionRole:
-            bits = [one_line(row.snippet or row.preview, 120).replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_END, "")]
+            bits = [
+                one_line(row.snippet or row.preview, 120)
+                .replace(HIGHLIGHT_START, "")
+                .replace(HIGHLIGHT_END, "")
+            ]
             if row.tags:
                 bits.append("tags " + ", ".join(row.tags))
             if row.mood:
@@ -123,7 +126,7 @@ class EntryListModel(QAbstractListModel):
             lambda exc: self._failed(epoch, exc)
         ).run()
 
-    # -- driving it -------------------------------------------------------------------------------------------------
+    # -- driving it ------------------------------------------------------------------------------------------
 
     def set_query(self, query: Query) -> None:
         """Show something else: clear, then load the first page."""
@@ -171,7 +174,7 @@ class EntryListModel(QAbstractListModel):
                 return i
         return -1
 
-    # -- results ----------------------------------------------------------------------------------------------------
+    # -- results ---------------------------------------------------------------------------------------------
 
     def _append(self, epoch: int, rows: list[EntrySummary]) -> None:
         if epoch != self._epoch:
@@ -226,7 +229,9 @@ class EntryDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         return QSize(200, fm.height() * 3 + 22)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex):
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ):
         row: EntrySummary | None = index.data(SummaryRole)
         if row is None:
             return
@@ -249,8 +254,9 @@ class EntryDelegate(QStyledItemDelegate):
         painter.setFont(base_font)
         date_w = fm.horizontalAdvance(date_text)
         painter.setPen(muted)
-        painter.drawText(QRect(inner.right() - date_w, inner.top(), date_w, line_h), Qt.AlignmentFlag.AlignRight,
-                         date_text)
+        painter.drawText(
+            QRect(inner.right() - date_w, inner.top(), date_w, line_h), Qt.AlignmentFlag.AlignRight, date_text
+        )
         title_font = QFont(option.font)
         title_font.setBold(True)
         painter.setFont(title_font)
@@ -258,16 +264,28 @@ class EntryDelegate(QStyledItemDelegate):
         title = one_line(row.title) or "Untitled"
         title_w = inner.width() - date_w - 12
         painter.setPen(fg)
-        painter.drawText(QRect(inner.left(), inner.top(), title_w, line_h),
-                         Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextSingleLine,
-                         tfm.elidedText(title, Qt.TextElideMode.ElideRight, title_w))
+        painter.drawText(
+            QRect(inner.left(), inner.top(), title_w, line_h),
+            Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextSingleLine,
+            tfm.elidedText(title, Qt.TextElideMode.ElideRight, title_w),
+        )
 
         # line 2: snippet with highlights, or preview
         painter.setFont(base_font)
         y = inner.top() + line_h + 3
         text = one_line(row.snippet if row.snippet else row.preview)
-        self._draw_marked(painter, text, inner.left(), y, inner.width(), line_h, fm, fg if row.snippet else muted,
-                          t, selected)
+        self._draw_marked(
+            painter,
+            text,
+            inner.left(),
+            y,
+            inner.width(),
+            line_h,
+            fm,
+            fg if row.snippet else muted,
+            t,
+            selected,
+        )
 
         # line 3: mood dots and tags
         y += line_h + 3
@@ -283,8 +301,11 @@ class EntryDelegate(QStyledItemDelegate):
         if row.tags:
             painter.setPen(muted)
             tags = "  ".join("#" + one_line(tag, 64) for tag in row.tags[:12])
-            painter.drawText(QRect(x, y, inner.right() - x, line_h), Qt.TextFlag.TextSingleLine,
-                             fm.elidedText(tags, Qt.TextElideMode.ElideRight, inner.right() - x))
+            painter.drawText(
+                QRect(x, y, inner.right() - x, line_h),
+                Qt.TextFlag.TextSingleLine,
+                fm.elidedText(tags, Qt.TextElideMode.ElideRight, inner.right() - x),
+            )
         painter.restore()
 
     @staticmethod

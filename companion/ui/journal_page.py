@@ -1,4 +1,4 @@
-"""The Journal page: search and filters, the entry list, calendar with "On this day", trash, and the editor."""
+"""The Journal page: search and filters, the entry list, calendar with "On this day", trash, the editor."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class JournalPage(Page):
         self.model = EntryListModel(self.ops, self)
         self._select_after_load: int | None = None
 
-        # -- entries tab ------------------------------------------------------------------------------------------
+        # -- entries tab -------------------------------------------------------------------------------------
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search your journal (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
@@ -151,7 +151,9 @@ class JournalPage(Page):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setAccessibleName("Entries")
-        self.list.setAccessibleDescription("Your entries, newest first. Enter opens the selected entry for writing.")
+        self.list.setAccessibleDescription(
+            "Your entries, newest first. Enter opens the selected entry for writing."
+        )
         self.new_button = QPushButton("New entry")
         self.new_button.setAccessibleName("New entry")
         self.new_button.setAccessibleDescription("Start a new entry (Ctrl+N)")
@@ -170,7 +172,7 @@ class JournalPage(Page):
         grid.addWidget(self.list, 4, 0, 1, 3)
         grid.setRowStretch(4, 1)
 
-        # -- calendar tab -----------------------------------------------------------------------------------------
+        # -- calendar tab ------------------------------------------------------------------------------------
         self.calendar = MarkedCalendar()
         self.day_label = QLabel("")
         self.day_label.setAccessibleName("Selected day")
@@ -179,7 +181,9 @@ class JournalPage(Page):
         self.day_list.setAccessibleDescription("Enter opens the entry")
         self.on_this_day = EntryItemList()
         self.on_this_day.setAccessibleName("On this day")
-        self.on_this_day.setAccessibleDescription("Entries from the same day in earlier years. Enter opens one.")
+        self.on_this_day.setAccessibleDescription(
+            "Entries from the same day in earlier years. Enter opens one."
+        )
         on_label = QLabel("On this day in earlier years")
         on_label.setObjectName("Muted")
         cal = QWidget()
@@ -191,7 +195,7 @@ class JournalPage(Page):
         cal_layout.addWidget(on_label)
         cal_layout.addWidget(self.on_this_day, 1)
 
-        # -- trash tab --------------------------------------------------------------------------------------------
+        # -- trash tab ---------------------------------------------------------------------------------------
         self.trash_list = EntryItemList()
         self.trash_list.setAccessibleName("Trash")
         self.trash_list.setAccessibleDescription("Entries moved to the trash. Restore brings one back.")
@@ -200,7 +204,9 @@ class JournalPage(Page):
         self.restore_button.setAccessibleDescription("Put the selected entry back in the journal")
         self.purge_button = QPushButton("Delete forever…")
         self.purge_button.setAccessibleName("Delete forever")
-        self.purge_button.setAccessibleDescription("Delete the selected entry permanently; this cannot be undone")
+        self.purge_button.setAccessibleDescription(
+            "Delete the selected entry permanently; this cannot be undone"
+        )
         self.empty_button = QPushButton("Empty trash…")
         self.empty_button.setAccessibleName("Empty trash")
         self.empty_button.setAccessibleDescription("Delete every entry in the trash permanently")
@@ -219,7 +225,9 @@ class JournalPage(Page):
 
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Journal views")
-        self.tabs.setAccessibleDescription("Entries, Calendar and Trash (Ctrl+Shift+E, Ctrl+Shift+C, Ctrl+Shift+T)")
+        self.tabs.setAccessibleDescription(
+            "Entries, Calendar and Trash (Ctrl+Shift+E, Ctrl+Shift+C, Ctrl+Shift+T)"
+        )
         self.tabs.addTab(entries, "Entries")
         self.tabs.addTab(cal, "Calendar")
         self.tabs.addTab(trash, "Trash")
@@ -274,14 +282,17 @@ class JournalPage(Page):
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self.view_actions: list[QAction] = []
-        for name, keys, index in (("Entries", "Ctrl+Shift+E", 0), ("Calendar", "Ctrl+Shift+C", 1),
-                                  ("Trash", "Ctrl+Shift+T", 2)):
+        for name, keys, index in (
+            ("Entries", "Ctrl+Shift+E", 0),
+            ("Calendar", "Ctrl+Shift+C", 1),
+            ("Trash", "Ctrl+Shift+T", 2),
+        ):
             action = QAction(name, self)
             action.setShortcut(QKeySequence(keys))
             action.triggered.connect(lambda _c=False, i=index: self.show_view(i))
             self.view_actions.append(action)
 
-    # -- page hooks -------------------------------------------------------------------------------------------------
+    # -- page hooks ------------------------------------------------------------------------------------------
 
     def on_unlock(self) -> None:
         self.model.set_query(self.current_query())
@@ -330,7 +341,7 @@ class JournalPage(Page):
     def actions_for_menu(self) -> list[QAction]:
         return self.view_actions
 
-    # -- commands ---------------------------------------------------------------------------------------------------
+    # -- commands --------------------------------------------------------------------------------------------
 
     def new_entry(self) -> None:
         self.list.selectionModel().clearCurrentIndex()
@@ -369,7 +380,9 @@ class JournalPage(Page):
                 start, end = end, start
         else:
             start = end = None
-        return Filters(tags=(tag,) if tag else (), moods=(mood,) if mood else (), date_from=start, date_to=end)
+        return Filters(
+            tags=(tag,) if tag else (), moods=(mood,) if mood else (), date_from=start, date_to=end
+        )
 
     def current_query(self) -> Query:
         return Query(self.search.text(), self.current_filters())
@@ -417,8 +430,10 @@ class JournalPage(Page):
         self.day_label.setText(f"Entries on {format_day_only(day)}")
 
         def op(app):
-            return (app.journal.search("", Filters(date_from=day, date_to=day), limit=100),
-                    app.journal.on_this_day(day))
+            return (
+                app.journal.search("", Filters(date_from=day, date_to=day), limit=100),
+                app.journal.on_this_day(day),
+            )
 
         def done(result) -> None:
             same_day, earlier = result
@@ -440,18 +455,26 @@ class JournalPage(Page):
         entry_id = self.trash_list.current_id()
         if entry_id is None:
             return
-        if not ask(self, "Delete forever?", "Delete this entry permanently? This cannot be undone.",
-                   yes=_delete_button()):
+        if not ask(
+            self,
+            "Delete forever?",
+            "Delete this entry permanently? This cannot be undone.",
+            yes=_delete_button(),
+        ):
             return
         self.ops.collection_op(lambda app: app.journal.purge_entry(entry_id)).run()
 
     def empty_trash(self) -> None:
-        if not ask(self, "Empty trash?", "Delete every entry in the trash permanently? This cannot be undone.",
-                   yes=_delete_button()):
+        if not ask(
+            self,
+            "Empty trash?",
+            "Delete every entry in the trash permanently? This cannot be undone.",
+            yes=_delete_button(),
+        ):
             return
         self.ops.collection_op(lambda app: app.journal.empty_trash()).run()
 
-    # -- internals --------------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------------------
 
     def _dates_toggled(self, on: bool) -> None:
         self.date_from.setEnabled(on)

@@ -1,9 +1,8 @@
 """Auto-lock after idle time that keeps counting while the machine sleeps.
 
-Idle time is measured as a difference of clock readings, checked by a timer; a QTimer interval alone would stop
-counting while the machine is suspended. The clock is ``CLOCK_BOOTTIME`` on Linux (monotonic, includes time
-asleep), else wall-clock ``time.time()``.
-"""
+Idle time is measured as a difference of clock readings, checked by a timer; a QTimer interval alone would
+stop counting while the machine is suspended. The clock is ``CLOCK_BOOTTIME`` on Linux (monotonic, includes
+time asleep), else wall-clock ``time.time()``."""
 
 from __future__ import annotations
 

@@ -152,8 +152,12 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(0)
         self._view_menu.addSeparator()
         for i, cls in enumerate(self.page_classes):
-            action = self._action(self._view_menu, cls.title, f"Ctrl+{i + 1}" if i < 9 else None,
-                                  lambda i=i: (self.show_page(i), self.pages[i].setFocus()))
+            action = self._action(
+                self._view_menu,
+                cls.title,
+                f"Ctrl+{i + 1}" if i < 9 else None,
+                lambda i=i: (self.show_page(i), self.pages[i].setFocus()),
+            )
             action.setEnabled(self.state == "main")
         self._view_menu.addSeparator()
         for page in self.pages:  # page-specific actions (with their shortcuts) join the View menu
@@ -162,7 +166,7 @@ class MainWindow(QMainWindow):
                 self._main_actions.append(action)
                 action.setEnabled(self.state == "main")
 
-    # -- states -----------------------------------------------------------------------------------------------------
+    # -- states ----------------------------------------------------------------------------------------------
 
     def _show_start(self) -> None:
         if self.companion.exists:
@@ -183,9 +187,11 @@ class MainWindow(QMainWindow):
 
     def _create(self, passphrase: str) -> None:
         params = self.kdf_params
-        self.ops.collection_op(lambda app: app.create(passphrase, params=params), keep_after_lock=True).success(
-            lambda _v: self._opened()
-        ).failure(lambda exc: self.create_screen.show_error(str(exc), self.create_screen.passphrase)).run()
+        self.ops.collection_op(
+            lambda app: app.create(passphrase, params=params), keep_after_lock=True
+        ).success(lambda _v: self._opened()).failure(
+            lambda exc: self.create_screen.show_error(str(exc), self.create_screen.passphrase)
+        ).run()
 
     def _unlock(self, passphrase: str) -> None:
         def failed(exc: BaseException) -> None:
@@ -235,7 +241,7 @@ class MainWindow(QMainWindow):
         clipboard = QApplication.clipboard()
         return clipboard is not None and clipboard.ownsClipboard()
 
-    # -- pages and changes -------------------------------------------------------------------------------------------
+    # -- pages and changes -----------------------------------------------------------------------------------
 
     def show_page(self, index: int) -> None:
         self.ensure_main()
@@ -254,9 +260,11 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
 
-    # -- menus ------------------------------------------------------------------------------------------------------
+    # -- menus -----------------------------------------------------------------------------------------------
 
-    def _action(self, menu, text: str, keys: str | QKeySequence.StandardKey | None, slot, main_only=True) -> QAction:
+    def _action(
+        self, menu, text: str, keys: str | QKeySequence.StandardKey | None, slot, main_only=True
+    ) -> QAction:
         action = QAction(text, self)
         if keys is not None:
             action.setShortcut(QKeySequence(keys))
@@ -280,7 +288,8 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", "Ctrl+Q", self.close, main_only=False)
         edit = bar.addMenu("&Edit")
         self._action(edit, "&Undo", None, lambda: self.journal.editor.body.undo()).setShortcutContext(
-            Qt.ShortcutContext.WidgetShortcut)
+            Qt.ShortcutContext.WidgetShortcut
+        )
         self._action(edit, "&Redo", None, lambda: self.journal.editor.body.redo())
         edit.addSeparator()
         self._action(edit, "&Find…", "Ctrl+F", lambda: self.journal.focus_search())
@@ -309,14 +318,17 @@ class MainWindow(QMainWindow):
                     continue
                 keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
                 name = action.text().replace("&", "").rstrip("…")
-                rows.append((keys or "Alt + menu letter", f"{menu_action.text().replace('&', '')} → {name}"))
+                where = menu_action.text().replace("&", "")
+                rows.append((keys or "Alt + menu letter", f"{where} → {name}"))
         rows.extend(EDITOR_SHORTCUTS)
-        rows.extend([
-            ("Tab / Shift+Tab", "Move to the next / previous control"),
-            ("Enter (in search)", "Go to the results"),
-            ("Enter (in the list)", "Write in the selected entry"),
-            ("Escape", "Close a dialog or suggestion list"),
-        ])
+        rows.extend(
+            [
+                ("Tab / Shift+Tab", "Move to the next / previous control"),
+                ("Enter (in search)", "Go to the results"),
+                ("Enter (in the list)", "Write in the selected entry"),
+                ("Escape", "Close a dialog or suggestion list"),
+            ]
+        )
         return rows
 
     def show_shortcuts(self) -> None:
@@ -325,8 +337,12 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self.shortcut_rows(), self).exec()
 
     def show_about(self) -> None:
-        message(self, "About Companion", "Companion: a private, encrypted journal for people in peer support.\n\n"
-                "Your entries stay on this device, encrypted with your passphrase.")
+        message(
+            self,
+            "About Companion",
+            "Companion: a private, encrypted journal for people in peer support.\n\n"
+            "Your entries stay on this device, encrypted with your passphrase.",
+        )
 
     def open_settings(self):
         from companion.ui.settings_dialog import SettingsDialog
@@ -344,7 +360,7 @@ class MainWindow(QMainWindow):
         self.idle.delay_seconds = self.settings.autolock_minutes * 60
         self.settings.save(self.data_dir)
 
-    # -- locking triggers ---------------------------------------------------------------------------------------------
+    # -- locking triggers ------------------------------------------------------------------------------------
 
     def _app_state_changed(self, state: Qt.ApplicationState) -> None:
         if not self.settings.lock_on_screen_lock:
@@ -354,7 +370,7 @@ class MainWindow(QMainWindow):
         elif state == Qt.ApplicationState.ApplicationInactive:
             self.idle.check()  # coming back from sleep shows up as a state change: check at once
 
-    # -- closing ----------------------------------------------------------------------------------------------------
+    # -- closing ---------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._main_built:
@@ -377,4 +393,3 @@ class MainWindow(QMainWindow):
 def screen_dpr() -> float:
     screen = QGuiApplication.primaryScreen()
     return screen.devicePixelRatio() if screen else 1.0
-

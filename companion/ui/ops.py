@@ -1,13 +1,14 @@
 """One way to run work off the GUI thread (the shape of Anki's ``CollectionOp`` / ``QueryOp``).
 
 Every call that touches the vault runs on ONE dedicated worker thread, one at a time, in the order queued: the
-SQLCipher connection is only ever used from that thread. Results come back to the GUI thread by a queued signal
-and are handed to ``.success()`` or ``.failure()`` callbacks; a failure without its own callback goes to the one
-:class:`ErrorPresenter`. Ops never touch widgets: they get the :class:`~companion.services.Companion` (and, for
-long work, a :class:`Task` to report progress and check for cancellation) and return a value.
+SQLCipher connection is only ever used from that thread. Results come back to the GUI thread by a queued
+signal and are handed to ``.success()`` or ``.failure()`` callbacks; a failure without its own callback goes
+to the one :class:`ErrorPresenter`. Ops never touch widgets: they get the
+:class:`~companion.services.Companion` (and, for long work, a :class:`Task` to report progress and check for
+cancellation) and return a value.
 
-Mutations return ``Changed(value, changes)``; the runner emits ``changes`` once on :attr:`OpRunner.changed`, and
-each view refreshes itself on its own flags.
+Mutations return ``Changed(value, changes)``; the runner emits ``changes`` once on :attr:`OpRunner.changed`,
+and each view refreshes itself on its own flags.
 
 Locking bumps a *generation*: results of ops queued before the lock are dropped on arrival, so nothing read
 before a lock can reach a widget after it.
@@ -139,7 +140,7 @@ class OpRunner(QObject):
         self._worker.done.connect(self._finished)
         self._worker.start()
 
-    # -- building ops ------------------------------------------------------------------------------------------------
+    # -- building ops ----------------------------------------------------------------------------------------
 
     def collection_op(self, op: Callable[..., Changed[T]], **kw: Any) -> Op[T]:
         """A mutation: ``op(app)`` returns ``Changed``; success gets the value, ``changed`` gets the flags."""
@@ -149,7 +150,7 @@ class OpRunner(QObject):
         """A read: ``op(app)`` returns a plain value."""
         return Op(self, op, mutation=False, **kw)
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------------------------
 
     def new_generation(self) -> None:
         """Drop the results of everything queued so far (called when locking)."""
@@ -167,7 +168,7 @@ class OpRunner(QObject):
         self._worker.jobs.put(None)
         self._worker.wait(timeout_ms)
 
-    # -- internals ---------------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------------------
 
     def _submit(self, job: _Job) -> None:
         self._pending += 1
@@ -184,7 +185,7 @@ class OpRunner(QObject):
 
 
 class Op(Generic[T]):
-    """Built by :class:`OpRunner`; configure with ``.success()`` / ``.failure()`` and start with ``.run()``."""
+    """Built by :class:`OpRunner`; set ``.success()`` / ``.failure()``, then start it with ``.run()``."""
 
     def __init__(
         self,
@@ -232,7 +233,9 @@ class Op(Generic[T]):
             fn: Callable[[], Any] = lambda: self._op(app, task)  # noqa: E731
         else:
             fn = lambda: self._op(app)  # noqa: E731
-        runner._submit(_Job(next(runner._serial), runner.generation, fn, self._done, keep_after_lock=self._keep))
+        runner._submit(
+            _Job(next(runner._serial), runner.generation, fn, self._done, keep_after_lock=self._keep)
+        )
         return self
 
     def _done(self, job: _Job) -> None:

@@ -9,10 +9,9 @@ optional ``shortcut``, and hooks the window calls:
   depends on those flags only.
 - ``on_shown()``: the person switched to this page.
 
-Register with ``@register(order=…)``; a page registered with the ``key`` of an existing one replaces it (that is
-how the Circles and Meetings pages replace their placeholders). Modules listed in :data:`PAGE_MODULES` are
-imported by the main window; add one line there for a new feature.
-"""
+Register with ``@register(order=…)``; a page registered with the ``key`` of an existing one replaces it (that
+is how the Circles and Meetings pages replace their placeholders). Modules listed in :data:`PAGE_MODULES` are
+imported by the main window; add one line there for a new feature."""
 
 from __future__ import annotations
 

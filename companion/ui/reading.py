@@ -33,7 +33,7 @@ def has_long_line(text: str, limit: int = LONG_LINE) -> bool:
 
 
 def display_lines(text: str, limit: int = LONG_LINE) -> str:
-    """Break over-long lines for display only (Qt lays out a multi-megabyte line for seconds per keystroke)."""
+    """Break over-long lines for display only (Qt lays out a multi-megabyte line for seconds a keystroke)."""
     if not has_long_line(text, limit):
         return text
     out = []

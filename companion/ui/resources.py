@@ -1,8 +1,7 @@
 """Find files in the project's ``resources/`` folder (prompts, stylesheet, icons).
 
-Looked up beside the package (a source checkout) or in ``$COMPANION_RESOURCES``; a missing file falls back to the
-default the caller gives, so an installed build without the folder still starts.
-"""
+Looked up beside the package (a source checkout) or in ``$COMPANION_RESOURCES``; a missing file falls back to
+the default the caller gives, so an installed build without the folder still starts."""
 
 from __future__ import annotations
 

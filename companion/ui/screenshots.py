@@ -1,6 +1,7 @@
 """Render the app's main states offscreen to PNGs: ``python -m companion.ui.screenshots docs/screenshots``.
 
-A demo vault with gentle, made-up peer-support entries is generated in a temporary folder (never your own data).
+A demo vault with gentle, made-up peer-support entries is generated in a temporary folder (never your
+own data).
 """
 
 from __future__ import annotations
@@ -17,42 +18,115 @@ PASSPHRASE = "demo passphrase for screenshots"
 SIZE = (1100, 720)
 
 DEMO = [
-    ("After Tuesday's group",
-     "I almost didn't go. Sat in the car for ten minutes.\n\nBut **I went in**, and when it was my turn I said "
-     "the thing I'd been holding for weeks. Nobody rushed me. R. said she'd felt the same last winter.\n\n"
-     "What helped today:\n\n- getting there early enough to have tea first\n- the quiet corner seat\n"
-     "- remembering I can pass if I want to\n\nI'd like my circle to know: thank you for waiting.",
-     ["group", "gratitude"], 4, 0),
-    ("A boundary I kept", "Mum called during dinner again. I said I'd ring her back tomorrow, and I did not "
-     "explain myself three times. It felt awkward and also fine.", ["boundaries", "family"], 3, 1),
-    ("Slow morning", "Bad sleep. Walked round the park instead of scrolling. The heron was there again.",
-     ["self-care", "walking"], 2, 2),
-    ("What I'd like my circle to know", "That I'm doing better than last month, even if it doesn't look like "
-     "it. Small steps still count.", ["circle"], 4, 4),
-    ("Check-in with my sponsor", "We talked about the difference between rest and avoidance. I think this week "
-     "was rest.", ["support", "reflection"], 4, 5),
-    ("Hard day", "Everything felt loud. I used the grounding list: five things I can see, four I can hear. It "
-     "took the edge off.", ["grounding"], 1, 7),
-    ("Volunteer shift", "Helped set up chairs for the new meeting room. Being useful is good medicine.",
-     ["volunteering", "group"], 5, 9),
-    ("Letter I won't send", "Writing it here so it's out of my head. I don't need to post it to be done with it.",
-     ["reflection"], 2, 12),
-    ("Small win", "Made the phone call I'd been putting off for a fortnight. Four minutes. That's all it was.",
-     ["wins"], 4, 14),
-    ("Sunday reset", "Clean sheets, soup for the week, an early night. Looking after myself on purpose.",
-     ["self-care"], 4, 16),
-    ("Online meeting", "Camera off today and that was okay. Listening counts too.", ["group", "online"], 3, 19),
-    ("A boundary with work", "Closed the laptop at six. Noticed the guilt, let it sit there, didn't obey it.",
-     ["boundaries", "work"], 3, 23),
+    (
+        "After Tuesday's group",
+        "I almost didn't go. Sat in the car for ten minutes.\n\nBut **I went in**, and when it was my turn "
+        "I said "
+        "the thing I'd been holding for weeks. Nobody rushed me. R. said she'd felt the same last winter.\n\n"
+        "What helped today:\n\n- getting there early enough to have tea first\n- the quiet corner seat\n"
+        "- remembering I can pass if I want to\n\nI'd like my circle to know: thank you for waiting.",
+        ["group", "gratitude"],
+        4,
+        0,
+    ),
+    (
+        "A boundary I kept",
+        "Mum called during dinner again. I said I'd ring her back tomorrow, and I did not "
+        "explain myself three times. It felt awkward and also fine.",
+        ["boundaries", "family"],
+        3,
+        1,
+    ),
+    (
+        "Slow morning",
+        "Bad sleep. Walked round the park instead of scrolling. The heron was there again.",
+        ["self-care", "walking"],
+        2,
+        2,
+    ),
+    (
+        "What I'd like my circle to know",
+        "That I'm doing better than last month, even if it doesn't look like it. Small steps still count.",
+        ["circle"],
+        4,
+        4,
+    ),
+    (
+        "Check-in with my sponsor",
+        "We talked about the difference between rest and avoidance. I think this week was rest.",
+        ["support", "reflection"],
+        4,
+        5,
+    ),
+    (
+        "Hard day",
+        "Everything felt loud. I used the grounding list: five things I can see, four I can hear. It "
+        "took the edge off.",
+        ["grounding"],
+        1,
+        7,
+    ),
+    (
+        "Volunteer shift",
+        "Helped set up chairs for the new meeting room. Being useful is good medicine.",
+        ["volunteering", "group"],
+        5,
+        9,
+    ),
+    (
+        "Letter I won't send",
+        "Writing it here so it's out of my head. I don't need to post it to be done with it.",
+        ["reflection"],
+        2,
+        12,
+    ),
+    (
+        "Small win",
+        "Made the phone call I'd been putting off for a fortnight. Four minutes. That's all it was.",
+        ["wins"],
+        4,
+        14,
+    ),
+    (
+        "Sunday reset",
+        "Clean sheets, soup for the week, an early night. Looking after myself on purpose.",
+        ["self-care"],
+        4,
+        16,
+    ),
+    (
+        "Online meeting",
+        "Camera off today and that was okay. Listening counts too.",
+        ["group", "online"],
+        3,
+        19,
+    ),
+    (
+        "A boundary with work",
+        "Closed the laptop at six. Noticed the guilt, let it sit there, didn't obey it.",
+        ["boundaries", "work"],
+        3,
+        23,
+    ),
     ("Gratitude list", "- the bus driver who waited\n- J.'s text\n- finishing my book", ["gratitude"], 5, 27),
-    ("Anniversary", "Two years today since my first meeting. I nearly didn't write this down. I'm glad I did.",
-     ["milestone", "group"], 5, 31),
+    (
+        "Anniversary",
+        "Two years today since my first meeting. I nearly didn't write this down. I'm glad I did.",
+        ["milestone", "group"],
+        5,
+        31,
+    ),
     ("Tired but okay", "Not every day needs to mean something.", ["reflection"], 3, 36),
 ]
 
 EARLIER = [
-    ("First week", "New to all this. Writing it down because someone in group said it helps. We'll see.",
-     ["group"], 2, 365),
+    (
+        "First week",
+        "New to all this. Writing it down because someone in group said it helps. We'll see.",
+        ["group"],
+        2,
+        365,
+    ),
     ("One year on", "Reading back, I can see how far I've come.", ["milestone"], 4, 730),
 ]
 
@@ -67,8 +141,9 @@ def build_demo(folder: Path) -> None:
     for title, body, tags, mood, days in DEMO + EARLIER:
         moment = now - timedelta(days=days, hours=(days * 5) % 9)
         app.journal.add_entry(body, title=title, tags=tags, mood=mood, created_at=moment)
-    trashed = app.journal.add_entry("Draft I decided not to keep.", title="Old draft",
-                                    created_at=now - timedelta(days=40)).value
+    trashed = app.journal.add_entry(
+        "Draft I decided not to keep.", title="Old draft", created_at=now - timedelta(days=40)
+    ).value
     app.journal.trash_entry(trashed.id)
     app.lock()
 
@@ -133,8 +208,14 @@ def render(out: Path) -> list[Path]:
         shot(window, "new-entry")
 
         page.search.setText("group")
-        until(lambda: page.model.query.text == "group" and page.model.rowCount() > 0
-              and page.model.rows[0].snippet is not None and not window.ops.busy)
+        until(
+            lambda: (
+                page.model.query.text == "group"
+                and page.model.rowCount() > 0
+                and page.model.rows[0].snippet is not None
+                and not window.ops.busy
+            )
+        )
         page.list.setCurrentIndex(page.model.index(0))
         until(lambda: page.editor.entry_id is not None)
         shot(window, "search")

@@ -45,7 +45,9 @@ class UiSettings:
         except (TypeError, ValueError):
             self.font_size = 11
         try:
-            self.autolock_minutes = min(max(int(self.autolock_minutes), AUTOLOCK_MINUTES[0]), AUTOLOCK_MINUTES[1])
+            self.autolock_minutes = min(
+                max(int(self.autolock_minutes), AUTOLOCK_MINUTES[0]), AUTOLOCK_MINUTES[1]
+            )
         except (TypeError, ValueError):
             self.autolock_minutes = 5
         self.lock_on_screen_lock = bool(self.lock_on_screen_lock)

@@ -105,7 +105,9 @@ class SettingsDialog(QDialog):
         self.export_format.addItem("JSON (one file, complete)", "json")
         self.export_format.addItem("Markdown (a folder, one file per entry)", "markdown")
         self.export_format.setAccessibleName("Export format")
-        self.export_format.setAccessibleDescription("JSON keeps everything; Markdown is easy to read elsewhere")
+        self.export_format.setAccessibleDescription(
+            "JSON keeps everything; Markdown is easy to read elsewhere"
+        )
         self.export_button = QPushButton("Export…")
         self.export_button.setAccessibleName("Export")
         self.export_button.setAccessibleDescription(
@@ -181,11 +183,13 @@ class SettingsDialog(QDialog):
     def _choose_export(self) -> None:
         fmt = self.export_format.currentData()
         if fmt == "json":
-            path, _f = QFileDialog.getSaveFileName(self, "Export to a JSON file", "companion-journal.json",
-                                                   "JSON (*.json)")
+            path, _f = QFileDialog.getSaveFileName(
+                self, "Export to a JSON file", "companion-journal.json", "JSON (*.json)"
+            )
         else:
-            path, _f = QFileDialog.getSaveFileName(self, "Export to a new folder", "companion-journal",
-                                                   options=QFileDialog.Option.ShowDirsOnly)
+            path, _f = QFileDialog.getSaveFileName(
+                self, "Export to a new folder", "companion-journal", options=QFileDialog.Option.ShowDirsOnly
+            )
         if path:
             self.export_to(fmt, Path(path))
 
@@ -204,7 +208,9 @@ class SettingsDialog(QDialog):
             self.exported.emit(-1)
 
         self.ops.query_op(
-            lambda app, task: app.journal.export(fmt, path, progress=task.report, cancelled=task.is_cancelled),
+            lambda app, task: app.journal.export(
+                fmt, path, progress=task.report, cancelled=task.is_cancelled
+            ),
             progress="Exporting your journal…",
             parent=self,
         ).success(done).failure(failed).run()

@@ -165,11 +165,13 @@ class CreateScreen(_Screen):
     def __init__(self, data_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(
             "Create your private journal",
-            "Your journal is encrypted on this device with a passphrase only you know. Nothing is sent anywhere.",
+            "Your journal is encrypted on this device with a passphrase only you know. "
+            "Nothing is sent anywhere.",
             parent,
         )
-        self.passphrase = _password_field("New passphrase", f"At least {MIN_LENGTH} characters; several words work "
-                                          "well")
+        self.passphrase = _password_field(
+            "New passphrase", f"At least {MIN_LENGTH} characters; several words work well"
+        )
         self.passphrase.setPlaceholderText("Passphrase")
         self.repeat = _password_field("Repeat passphrase", "Type the same passphrase again")
         self.repeat.setPlaceholderText("Repeat passphrase")
@@ -189,8 +191,17 @@ class CreateScreen(_Screen):
         self.create.setAccessibleName("Create journal")
         self.create.setAccessibleDescription("Create the encrypted journal with this passphrase")
         self.create.setEnabled(False)
-        for widget in (self.passphrase, self.repeat, self.hint, self.caps, self.warning, self.folder, self.error,
-                       self.busy, self.create):
+        for widget in (
+            self.passphrase,
+            self.repeat,
+            self.hint,
+            self.caps,
+            self.warning,
+            self.folder,
+            self.error,
+            self.busy,
+            self.create,
+        ):
             self.layout_.addWidget(widget)
         self.watch_caps(self.passphrase, self.repeat)
         self.passphrase.textChanged.connect(self._update)
@@ -202,7 +213,7 @@ class CreateScreen(_Screen):
         self.setTabOrder(self.repeat, self.create)
 
     def _update(self) -> None:
-        score, words = strength(self.passphrase.text())
+        _score, words = strength(self.passphrase.text())
         self.hint.setText(words)
         self.hint.setAccessibleDescription(words)
         ok = len(self.passphrase.text()) >= MIN_LENGTH and self.passphrase.text() == self.repeat.text()

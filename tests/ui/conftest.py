@@ -2,11 +2,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from datetime import datetime  # noqa: E402
+from datetime import datetime
 
-import pytest  # noqa: E402
+import pytest
 
-from companion.vault.header import FLOOR  # noqa: E402
+from companion.vault.header import FLOOR
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -60,7 +60,7 @@ def wait_idle(qtbot, window, timeout=10000):
 
 
 def run_query(qtbot, window, fn):
-    """Run ``fn(app)`` on the vault worker (the only thread that may use the connection) and return its value."""
+    """Run ``fn(app)`` on the vault worker (the one thread that may use the connection); return its value."""
     box = {}
     window.ops.query_op(fn).success(lambda value: box.setdefault("value", value)).failure(
         lambda exc: box.setdefault("error", exc)

@@ -72,11 +72,15 @@ def test_write_autosave_lock_unlock_and_find_by_search(qtbot, unlocked):
 
 def test_filter_by_tag_mood_and_date(qtbot, unlocked):
     window = unlocked
-    seed(qtbot, window, [
-        ("Went to the Tuesday group.", "Group", ["group"], 4, day("2026-03-03T19:00")),
-        ("Slept badly, walked instead.", "Walk", ["self-care"], 2, day("2026-03-10T08:00")),
-        ("Group again, felt heard.", "Heard", ["group", "gratitude"], 5, day("2026-04-01T20:00")),
-    ])
+    seed(
+        qtbot,
+        window,
+        [
+            ("Went to the Tuesday group.", "Group", ["group"], 4, day("2026-03-03T19:00")),
+            ("Slept badly, walked instead.", "Walk", ["self-care"], 2, day("2026-03-10T08:00")),
+            ("Group again, felt heard.", "Heard", ["group", "gratitude"], 5, day("2026-04-01T20:00")),
+        ],
+    )
     page = window.journal
     qtbot.waitUntil(lambda: len(rows(window)) == 3 and page.tag_filter.count() == 4)
     page.tag_filter.setCurrentIndex(page.tag_filter.findData("group"))
@@ -99,14 +103,22 @@ def test_trash_and_restore(qtbot, unlocked):
     page.list.setCurrentIndex(page.model.index(0))
     qtbot.waitUntil(lambda: page.editor.title.text() == "Hard day")
     qtbot.keyClick(window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: rows(window) == [] and page.trash_list.count() == 1 and
-                    page.trash_list.item(0).data(Qt.ItemDataRole.UserRole) is not None)
-    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(
+        lambda: (
+            rows(window) == []
+            and page.trash_list.count() == 1
+            and page.trash_list.item(0).data(Qt.ItemDataRole.UserRole) is not None
+        )
+    )
+    qtbot.keyClick(
+        window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert page.tabs.currentIndex() == 2
     page.trash_list.setCurrentRow(0)
     qtbot.mouseClick(page.restore_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(rows(window)) == 1 and page.trash_list.item(0).data(Qt.ItemDataRole.UserRole)
-                    is None)
+    qtbot.waitUntil(
+        lambda: len(rows(window)) == 1 and page.trash_list.item(0).data(Qt.ItemDataRole.UserRole) is None
+    )
     assert rows(window)[0].title == "Hard day"
 
 
@@ -114,12 +126,18 @@ def test_calendar_marks_days_and_on_this_day(qtbot, unlocked):
     window = unlocked
     today = date.today()
     last_year = today.replace(year=today.year - 1) if not (today.month == 2 and today.day == 29) else today
-    seed(qtbot, window, [
-        ("Today's note.", "Today", [], 3, None),
-        ("A year ago.", "Last year", [], 3, day(f"{last_year.isoformat()}T12:00")),
-    ])
+    seed(
+        qtbot,
+        window,
+        [
+            ("Today's note.", "Today", [], 3, None),
+            ("A year ago.", "Last year", [], 3, day(f"{last_year.isoformat()}T12:00")),
+        ],
+    )
     page = window.journal
-    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     qtbot.waitUntil(lambda: today in page.calendar.marks)
     page.calendar.setSelectedDate(QDate(today.year, today.month, today.day))
     page.load_day()
@@ -152,7 +170,9 @@ def test_undo_redo_and_markdown_shortcuts(qtbot, unlocked):
     assert editor.body.toPlainText() == "**hope**"
     qtbot.keyClick(editor.body, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert editor.body.toPlainText() == "hope"
-    qtbot.keyClick(editor.body, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        editor.body, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert editor.body.toPlainText() == "**hope**"
     qtbot.keyClick(editor.body, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert editor.views.currentWidget() is editor.reading

@@ -1,4 +1,4 @@
-"""Auto-lock clears every content-bearing widget; keyboard-only use; accessible names; hostile text; themes."""
+"""Auto-lock clears every content widget; keyboard-only use; accessible names; hostile text; themes."""
 
 import os
 import socket
@@ -60,10 +60,14 @@ def open_titled(qtbot, page, title):
 
 
 def fill_everything(qtbot, window):
-    seed(qtbot, window, [
-        ("Secret words about my week.", "Private title", ["secret-tag"], 3, None),
-        ("Old one, to trash.", "Trashed", [], None, None),
-    ])
+    seed(
+        qtbot,
+        window,
+        [
+            ("Secret words about my week.", "Private title", ["secret-tag"], 3, None),
+            ("Old one, to trash.", "Trashed", [], None, None),
+        ],
+    )
     page = window.journal
     qtbot.waitUntil(lambda: page.model.rowCount() == 2)
     open_titled(qtbot, page, "Trashed")
@@ -77,7 +81,9 @@ def fill_everything(qtbot, window):
     page.editor.set_reading(True)
     page.show_view(1)
     page.load_day()
-    qtbot.waitUntil(lambda: bool(page.calendar.marks) and page.day_list.item(0).data(Qt.ItemDataRole.UserRole))
+    qtbot.waitUntil(
+        lambda: bool(page.calendar.marks) and page.day_list.item(0).data(Qt.ItemDataRole.UserRole)
+    )
     qtbot.keyClicks(page.search, "secret")
     qtbot.waitUntil(lambda: page.model.rowCount() == 1 and page.model.rows[0].snippet is not None)
     state = content_state(window)
@@ -88,8 +94,19 @@ def fill_everything(qtbot, window):
 def assert_cleared(window):
     state = content_state(window)
     assert state == {
-        "body": "", "undo": False, "title": "", "tags": "", "known_tags": [], "reading": "", "search": "",
-        "rows": 0, "marks": {}, "day_list": 0, "on_this_day": 0, "trash": 0, "tag_filter": 1,
+        "body": "",
+        "undo": False,
+        "title": "",
+        "tags": "",
+        "known_tags": [],
+        "reading": "",
+        "search": "",
+        "rows": 0,
+        "marks": {},
+        "day_list": 0,
+        "on_this_day": 0,
+        "trash": 0,
+        "tag_filter": 1,
     }
     assert window.stack.currentWidget() is window.unlock_screen
     assert window.windowTitle() == "Companion"
@@ -119,7 +136,9 @@ def test_auto_lock_after_idle_clears_every_content_widget(qtbot, make_window, cl
     with qtbot.waitSignal(window.unlocked, timeout=10000):
         qtbot.keyClick(unlock.passphrase, Qt.Key.Key_Return)
     wait_idle(qtbot, window)
-    bodies = run_query(qtbot, window, lambda app: [app.journal.get_entry(r.id).body for r in app.journal.recent()])
+    bodies = run_query(
+        qtbot, window, lambda app: [app.journal.get_entry(r.id).body for r in app.journal.recent()]
+    )
     assert "Secret words about my week. More." in bodies
 
 
@@ -202,8 +221,17 @@ def test_keyboard_only_flow(qtbot, make_window):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
 
 
-INTERACTIVE = (QAbstractButton, QLineEdit, QAbstractItemView, QComboBox, QAbstractSpinBox, QPlainTextEdit,
-               QTextEdit, QCalendarWidget, QTabBar)
+INTERACTIVE = (
+    QAbstractButton,
+    QLineEdit,
+    QAbstractItemView,
+    QComboBox,
+    QAbstractSpinBox,
+    QPlainTextEdit,
+    QTextEdit,
+    QCalendarWidget,
+    QTabBar,
+)
 COMPOSITE = (QComboBox, QAbstractSpinBox, QCalendarWidget, QTabBar, QLineEdit, QMenuBar)
 
 
@@ -222,8 +250,11 @@ def interactive_widgets(root: QWidget):
 
 def test_every_interactive_widget_has_an_accessible_name(qtbot, unlocked):
     window = unlocked
-    missing = [f"{type(w).__name__} {w.objectName()!r}" for w in interactive_widgets(window)
-               if not w.accessibleName().strip()]
+    missing = [
+        f"{type(w).__name__} {w.objectName()!r}"
+        for w in interactive_widgets(window)
+        if not w.accessibleName().strip()
+    ]
     assert missing == []
     described = [w for w in interactive_widgets(window) if w.accessibleDescription().strip()]
     assert len(described) >= 0.8 * len(list(interactive_widgets(window)))
@@ -273,7 +304,10 @@ def image_count(document) -> int:
     while block.isValid():
         it = block.begin()
         while not it.atEnd():
-            if it.fragment().charFormat().isImageFormat() and QTextImageFormat(it.fragment().charFormat()).name():
+            if (
+                it.fragment().charFormat().isImageFormat()
+                and QTextImageFormat(it.fragment().charFormat()).name()
+            ):
                 found += 1
             it += 1
         block = block.next()
@@ -355,9 +389,12 @@ def test_theme_text_contrast_is_at_least_4_5(t):
     p = theme.palette(t)
     from PySide6.QtGui import QPalette
 
-    pairs = [(QPalette.ColorRole.WindowText, QPalette.ColorRole.Window), (QPalette.ColorRole.Text,
-             QPalette.ColorRole.Base), (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Button),
-             (QPalette.ColorRole.HighlightedText, QPalette.ColorRole.Highlight)]
+    pairs = [
+        (QPalette.ColorRole.WindowText, QPalette.ColorRole.Window),
+        (QPalette.ColorRole.Text, QPalette.ColorRole.Base),
+        (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Button),
+        (QPalette.ColorRole.HighlightedText, QPalette.ColorRole.Highlight),
+    ]
     for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Disabled):
         for fg, bg in pairs:
             assert theme.contrast(p.color(group, fg).name(), p.color(group, bg).name()) >= 4.5
@@ -405,7 +442,11 @@ def test_app_starts_in_a_subprocess_and_shows_the_create_screen(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", COMPANION_UI_SMOKE="1")
     result = subprocess.run(
         [sys.executable, "-m", "companion", "--data-dir", str(tmp_path / "fresh")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "companion-ui: create shown" in result.stdout

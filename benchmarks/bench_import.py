@@ -3,9 +3,9 @@
     python benchmarks/bench_import.py [--entries 100000] [--seed 7] [--jrnl /path/to/jrnl]
 
 Everything happens in a throwaway folder that is deleted afterwards. Prints the parse time, the time to write
-into the vault (one transaction, batched ``executemany``, FTS5 triggers on), the total in entries/s, the time a
-re-import of the same file takes (all duplicates), and the vault's size. With ``--jrnl`` (a jrnl 4.x executable,
-e.g. from a scratch venv) it also times jrnl itself reading the same file, as a peer figure.
+into the vault (one transaction, batched ``executemany``, FTS5 triggers on), the total in entries/s, the time
+a re-import of the same file takes (all duplicates), and the vault's size. With ``--jrnl`` (a jrnl 4.x
+executable, e.g. from a scratch venv) it also times jrnl itself reading the same file, as a peer figure.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def make_journal(path: Path, n: int, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--jrnl", type=Path, default=None, help="a jrnl executable to time as a peer")
@@ -64,8 +66,10 @@ def main() -> None:
         source = work / "journal.txt"
         t0 = time.perf_counter()
         make_journal(source, args.entries, args.seed)
-        print(f"generated {args.entries} entries ({source.stat().st_size / 1e6:.1f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.entries} entries ({source.stat().st_size / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
 
         app = Companion(work / "data")
         app.create("benchmark passphrase", params=FLOOR)
@@ -79,14 +83,17 @@ def main() -> None:
         assert report.entries == args.entries, report.entries
         print(f"parse            {t_parse:7.2f} s  {args.entries / t_parse:10,.0f} entries/s")
         print(f"write (vault)    {t_write:7.2f} s  {args.entries / t_write:10,.0f} entries/s")
-        print(f"import total     {total:7.2f} s  {args.entries / total:10,.0f} entries/s   "
-              f"({report.tags} tags)")
+        print(
+            f"import total     {total:7.2f} s  {args.entries / total:10,.0f} entries/s   ({report.tags} tags)"
+        )
 
         t0 = time.perf_counter()
         again = app.transfer.import_file("jrnl", source).value
         t_again = time.perf_counter() - t0
         assert again.entries == 0 and again.duplicates == args.entries
-        print(f"re-import (dups) {t_again:7.2f} s  {args.entries / t_again:10,.0f} entries/s   (nothing added)")
+        print(
+            f"re-import (dups) {t_again:7.2f} s  {args.entries / t_again:10,.0f} entries/s   (nothing added)"
+        )
         t0 = time.perf_counter()
         hits = app.journal.search("gratitude", limit=20)
         print(f"search after     {1000 * (time.perf_counter() - t0):7.1f} ms ({len(hits)} shown)")
@@ -106,11 +113,18 @@ def main() -> None:
             )
             env = {**os.environ, "XDG_CONFIG_HOME": str(work / "cfg"), "XDG_DATA_HOME": str(work / "xdg")}
             t0 = time.perf_counter()
-            subprocess.run([str(args.jrnl), "-n", "1", "--format", "json"], env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [str(args.jrnl), "-n", "1", "--format", "json"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             t_jrnl = time.perf_counter() - t0
-            print(f"peer: jrnl reads {t_jrnl:7.2f} s  {args.entries / t_jrnl:10,.0f} entries/s   "
-                  f"(jrnl -n 1 --format json: parse the whole file, print one)")
+            print(
+                f"peer: jrnl reads {t_jrnl:7.2f} s  {args.entries / t_jrnl:10,.0f} entries/s   "
+                f"(jrnl -n 1 --format json: parse the whole file, print one)"
+            )
             print(f"ratio            Companion import / jrnl read = {total / t_jrnl:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

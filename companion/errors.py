@@ -109,11 +109,11 @@ class RelayAccessError(TransportError):
         super().__init__(message)
 
 
-# -- import, export and backup -------------------------------------------------------------------------------------
+# -- import, export and backup -----------------------------------------------------------------------------
 
 
 class ImportFormatError(InvalidInputError):
-    """A file to import is malformed. The message names the file and the place; nothing from it was imported."""
+    """A file to import is malformed. The message names the file and the place; nothing of it was imported."""
 
     def __init__(self, source: str, where: str, problem: str) -> None:
         self.source, self.where, self.problem = source, where, problem

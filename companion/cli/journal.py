@@ -61,13 +61,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     command("trash", cmd_trash, "list entries in the trash")
 
-    p = command("restore", cmd_restore, "bring an entry back from the trash (ID), or restore a backup FILE into an "
-                "empty data folder (same as restore-backup)")
+    p = command(
+        "restore",
+        cmd_restore,
+        "bring an entry back from the trash (ID), or restore a backup FILE into an empty data folder "
+        "(same as restore-backup)",
+    )
     p.add_argument("id", metavar="ID|FILE")
 
     command("passwd", cmd_passwd, f"change the passphrase (${ENV_NEW_PASSPHRASE} for scripts)")
 
-    p = command("export", cmd_export, "write the journal out as JSON (one file), Markdown (a new folder) or PDF")
+    p = command("export", cmd_export, "write the journal out as JSON (a file), Markdown (a folder) or PDF")
     p.add_argument("--format", choices=["json", "markdown", "pdf"], required=True)
     p.add_argument("--output", type=Path, required=True, metavar="PATH")
     p.add_argument("--from", dest="date_from", type=parse_day_arg, default=None, metavar="YYYY-MM-DD")
@@ -296,9 +300,11 @@ def cmd_export(ctx: Context) -> None:
         "file can read what you wrote.",
         file=sys.stderr,
     )
-    if not ctx.args.yes and sys.stdin.isatty() and input("Continue? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise InvalidInputError("Export cancelled; nothing was written.")
-    count = app.transfer.export(ctx.args.format, output, date_from=ctx.args.date_from, date_to=ctx.args.date_to)
+    if not ctx.args.yes and sys.stdin.isatty():
+        if input("Continue? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise InvalidInputError("Export cancelled; nothing was written.")
+    a = ctx.args
+    count = app.transfer.export(a.format, output, date_from=a.date_from, date_to=a.date_to)
     ctx.emit(
         {"format": ctx.args.format, "output": str(output), "entries": count},
         f"Wrote {count} entries to {output}. This copy is not encrypted: keep it somewhere safe.",

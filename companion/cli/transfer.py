@@ -1,9 +1,10 @@
 """Import, backup and restore commands: ``import``, ``backup``, ``restore-backup``, ``verify-backup``.
 
-``companion restore FILE`` also restores a backup: the journal's ``restore ID`` (from the trash) hands anything
-that is not an entry number to :func:`cmd_restore` here.
+``companion restore FILE`` also restores a backup: the journal's ``restore ID`` (from the trash) hands
+anything that is not an entry number to :func:`cmd_restore` here.
 
-(``export`` stays with the journal commands; its ``pdf`` format and date range go through the transfer service.)
+(``export`` stays with the journal commands; its ``pdf`` format and date range go through the transfer
+service.)
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = command(
         "import",
         cmd_import,
-        "bring entries in: jrnl (plain text or JSON export), Day One (.zip or folder), a folder of Markdown notes, "
-        "or a Companion JSON export. Importing the same source again adds nothing.",
+        "bring entries in: jrnl (plain text or JSON export), Day One (.zip or folder), a folder of Markdown "
+        "notes, or a Companion JSON export. Importing the same source again adds nothing.",
     )
     p.add_argument("--format", choices=IMPORT_FORMATS, required=True)
     p.add_argument("path", type=Path, metavar="PATH")
@@ -39,7 +40,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "backup",
         cmd_backup,
         "write one encrypted, integrity-checked backup file of the whole journal (protected by the journal's "
-        f"passphrase, or with --separate-passphrase by another one from ${ENV_BACKUP_PASSPHRASE} or a prompt)",
+        "passphrase, or with --separate-passphrase by another one from "
+        f"${ENV_BACKUP_PASSPHRASE} or a prompt)",
     )
     p.add_argument("--output", type=Path, required=True, metavar="FILE")
     p.add_argument("--separate-passphrase", action="store_true")
@@ -79,8 +81,10 @@ def cmd_backup(ctx: Context) -> None:
     app = ctx.app()
     if ctx.args.separate_passphrase:
         value = os.environ.get(ENV_BACKUP_PASSPHRASE)
-        passphrase = value if value is not None else read_passphrase(
-            "Passphrase for the backup: ", env=ENV_BACKUP_PASSPHRASE, confirm=True
+        passphrase = (
+            value
+            if value is not None
+            else read_passphrase("Passphrase for the backup: ", env=ENV_BACKUP_PASSPHRASE, confirm=True)
         )
     else:
         passphrase = read_passphrase("Passphrase: ")  # the journal's own (already given to unlock it)

@@ -65,7 +65,7 @@ class EntrySummary:
 
 @dataclass(frozen=True)
 class NewEntry:
-    """An entry to insert in bulk (see :meth:`Journal.insert_many`). ``source_key`` names where it came from."""
+    """An entry for :meth:`Journal.insert_many` (bulk insert); ``source_key`` names where it came from."""
 
     body: str
     created_at: datetime | str
@@ -362,7 +362,7 @@ class Journal:
         ).fetchall()
         return [summary_from_row(row) for row in rows]
 
-    # -- bulk insert (import) ----------------------------------------------------------------------------------------
+    # -- bulk insert (import) --------------------------------------------------------------------------
 
     def insert_many(self, entries: Sequence[NewEntry]) -> list[int]:
         """Insert many entries at once (import, restore from an export); returns their ids, in order.
@@ -400,15 +400,16 @@ class Journal:
                 ))
                 links.extend((entry_id, tag) for tag in tag_tuple)
             conn.executemany(
-                "INSERT INTO entries (id, uid, title, body, tag_text, mood, created_at, created_ts, day, updated_at, "
-                "starred, metadata, source_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO entries (id, uid, title, body, tag_text, mood, created_at, created_ts, day, "
+                "updated_at, starred, metadata, source_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.executemany(
                 "INSERT INTO tags(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [(tag,) for _, tag in links]
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO entry_tags(entry_id, tag_id) SELECT ?, id FROM tags WHERE name = ?", links
+                "INSERT OR IGNORE INTO entry_tags(entry_id, tag_id) SELECT ?, id FROM tags WHERE name = ?",
+                links,
             )
         return [first + offset for offset in range(len(entries))]
 
@@ -418,7 +419,8 @@ class Journal:
 
         def present(column: str, wanted: set[str]) -> set[str]:
             if len(wanted) > 1000:  # many: one pass over the column beats a lookup each
-                return wanted & {v for (v,) in conn.execute(f"SELECT {column} FROM entries WHERE {column} > ''")}
+                rows = conn.execute(f"SELECT {column} FROM entries WHERE {column} > ''")
+                return wanted & {v for (v,) in rows}
             sql = f"SELECT 1 FROM entries WHERE {column} = ?"
             return {v for v in wanted if conn.execute(sql, (v,)).fetchone()}
 

@@ -51,7 +51,7 @@ def export(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> int:
-    """Write every live entry (or those whose day is within ``date_from``…``date_to``) with its attachments."""
+    """Write every live entry (or those whose day is in ``date_from``…``date_to``) with its attachments."""
     if fmt not in FORMATS:
         raise InvalidInputError(f"Unknown export format “{fmt}”. Choose one of: {', '.join(FORMATS)}.")
     if date_from and date_to and date_from > date_to:

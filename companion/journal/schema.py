@@ -61,8 +61,8 @@ CREATE TABLE settings (
 );
 """
 
-# v3: attachments (images kept inside the encrypted database, never as files) and, for imported entries, a stable
-# key naming the source entry (e.g. ``dayone:<uuid>``) so that importing the same source again adds nothing.
+# v3: attachments (images kept inside the encrypted database, never as files) and, for imported entries, a
+# stable key naming the source entry (e.g. ``dayone:<uuid>``): importing the same source again adds nothing.
 V3 = """
 ALTER TABLE entries ADD COLUMN source_key TEXT;
 CREATE UNIQUE INDEX entries_source_key ON entries(source_key) WHERE source_key IS NOT NULL;

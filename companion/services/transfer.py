@@ -5,8 +5,9 @@ callbacks where cancelling makes sense, and are meant for the one vault worker (
 cancelled import raises :class:`~companion.errors.CancelledError` and leaves the journal as it was.
 
 Backups need a key. ``backup(output, passphrase=...)`` derives it for that one call; for "Back up now" and
-automatic backups the GUI calls :meth:`TransferService.remember_backup_passphrase` once (right after unlock, while
-it still has the passphrase): the derived key is kept in memory until the journal locks, never the passphrase.
+automatic backups the GUI calls :meth:`TransferService.remember_backup_passphrase` once (right after unlock,
+while it still has the passphrase): the derived key is kept in memory until the journal locks, never the
+passphrase.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class TransferService:
         self._attachments = Attachments(self._vault)
         self._backup_key: BackupKey | None = None
 
-    # -- import ----------------------------------------------------------------------------------------------------
+    # -- import ----------------------------------------------------------------------------------------------
 
     def import_file(
         self,
@@ -56,9 +57,10 @@ class TransferService:
     ) -> Changed[ImportReport]:
         """Import ``path`` (a file, a Day One .zip or folder, a folder of Markdown notes) in one transaction.
 
-        ``fmt``: ``companion`` (Companion's JSON export), ``jrnl`` (plain text or JSON, told apart by content),
-        ``dayone``, ``markdown``. Raises ``ImportFormatError`` (names the file and place) for a malformed source
-        and ``CancelledError`` when ``cancelled()`` turns true; in both cases nothing is imported.
+        ``fmt``: ``companion`` (Companion's JSON export), ``jrnl`` (plain text or JSON, told apart by
+        content), ``dayone``, ``markdown``. Raises ``ImportFormatError`` (names the file and place) for a
+        malformed source and ``CancelledError`` when ``cancelled()`` turns true; in both cases nothing is
+        imported.
         """
         parsed = importers.parse(fmt, Path(path))
         if cancelled is not None and cancelled():
@@ -71,10 +73,10 @@ class TransferService:
             changes = Changes.ENTRIES | (Changes.TAGS if report.tags else Changes.NONE)
         return Changed(report, changes)
 
-    # -- attachments -----------------------------------------------------------------------------------------------
+    # -- attachments -----------------------------------------------------------------------------------------
 
     def add_attachment(self, entry_id: int, data: bytes, *, name: str = "") -> Changed[Attachment]:
-        """Attach image bytes (JPEG, PNG, GIF, WebP, HEIC; checked by content) to an entry, inside the vault."""
+        """Attach image bytes (JPEG, PNG, GIF, WebP, HEIC; checked by content) to an entry, in the vault."""
         return Changed(self._attachments.add(entry_id, data, name=name), Changes.ENTRIES)
 
     def add_attachment_file(self, entry_id: int, path: Path) -> Changed[Attachment]:
@@ -95,7 +97,7 @@ class TransferService:
     def remove_attachment(self, attachment_id: int) -> Changed[Attachment]:
         return Changed(self._attachments.remove(attachment_id), Changes.ENTRIES)
 
-    # -- export ----------------------------------------------------------------------------------------------------
+    # -- export ----------------------------------------------------------------------------------------------
 
     def export(
         self,
@@ -115,22 +117,37 @@ class TransferService:
             from companion.transfer.pdf import export_pdf
 
             return export_pdf(
-                self._journal, Path(output), date_from=date_from, date_to=date_to, progress=progress,
+                self._journal,
+                Path(output),
+                date_from=date_from,
+                date_to=date_to,
+                progress=progress,
                 cancelled=cancelled,
             )
         if fmt not in EXPORT_FORMATS:
-            raise InvalidInputError(f"Unknown export format “{fmt}”. Choose one of: {', '.join(EXPORT_FORMATS)}.")
+            raise InvalidInputError(
+                f"Unknown export format “{fmt}”. Choose one of: {', '.join(EXPORT_FORMATS)}."
+            )
         return exporting.export(
-            self._journal, fmt, Path(output), progress=progress, cancelled=cancelled, date_from=date_from,
+            self._journal,
+            fmt,
+            Path(output),
+            progress=progress,
+            cancelled=cancelled,
+            date_from=date_from,
             date_to=date_to,
         )
 
-    # -- backup ----------------------------------------------------------------------------------------------------
+    # -- backup ----------------------------------------------------------------------------------------------
 
-    def remember_backup_passphrase(self, passphrase: str, *, separate: bool = False,
-                                   params: KdfParams | None = None) -> None:
-        """Derive and keep the backup key until lock. By default the passphrase must be the journal's current one
-        (checked); ``separate=True`` protects backups with a different passphrase (fresh salt)."""
+    def remember_backup_passphrase(
+        self, passphrase: str, *, separate: bool = False, params: KdfParams | None = None
+    ) -> None:
+        """Derive and keep the backup key until lock.
+
+        By default the passphrase must be the journal's current one (checked); ``separate=True`` protects
+        backups with a different passphrase (fresh salt).
+        """
         key = self._derive(passphrase, separate=separate, params=params)
         self.forget_backup_passphrase()
         self._backup_key = key
@@ -144,12 +161,18 @@ class TransferService:
     def has_backup_key(self) -> bool:
         return self._backup_key is not None
 
-    def backup(self, output: Path, *, passphrase: str | None = None, separate: bool = False,
-               params: KdfParams | None = None) -> BackupInfo:
+    def backup(
+        self,
+        output: Path,
+        *,
+        passphrase: str | None = None,
+        separate: bool = False,
+        params: KdfParams | None = None,
+    ) -> BackupInfo:
         """Write one encrypted, integrity-checked backup file of the whole journal (consistent while writing).
 
-        With ``passphrase`` the key is derived for this call (the journal's passphrase, or with ``separate=True``
-        another one); without it the remembered key is used.
+        With ``passphrase`` the key is derived for this call (the journal's passphrase, or with
+        ``separate=True`` another one); without it the remembered key is used.
         """
         if passphrase is None:
             return backups.write_backup(self._vault, self._remembered(), Path(output))
@@ -160,14 +183,16 @@ class TransferService:
             key.wipe()
 
     def backup_to_folder(self, folder: Path, *, keep: int = 10) -> tuple[BackupInfo, list[Path]]:
-        """Automatic backup: a new timestamped backup in ``folder`` with the remembered key, then only the newest
-        ``keep`` automatic backups there stay. Returns the new one and the paths removed."""
+        """Automatic backup: a new timestamped backup in ``folder`` with the remembered key.
+
+        Then only the newest ``keep`` automatic backups there stay. Returns the new one and the paths removed.
+        """
         return backups.backup_to_folder(self._vault, self._remembered(), Path(folder), keep=keep)
 
     def list_backups(self, folder: Path) -> list[BackupInfo]:
         return backups.list_backups(Path(folder))
 
-    # -- internals -------------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------------------
 
     def __del__(self) -> None:  # the app drops its services on lock: take the backup key with them
         self.forget_backup_passphrase()
@@ -184,8 +209,10 @@ class TransferService:
 
 
 def restore(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
-    """Restore a backup into an empty or new data folder (no unlocked journal needed). Verifies everything first;
-    a damaged or altered file raises ``BackupCorruptError`` and nothing is written."""
+    """Restore a backup into an empty or new data folder (no unlocked journal needed).
+
+    Verifies everything first; a damaged or altered file raises ``BackupCorruptError`` and nothing is written.
+    """
     return backups.restore_backup(Path(path), Path(data_dir), passphrase)
 
 

@@ -7,5 +7,6 @@
 * :mod:`.backup` — the single-file encrypted, integrity-checked backup and its restore;
 * :mod:`.pdf` — drives the Qt PDF writer in ``companion/ui/pdf_journal.py`` (imported lazily).
 
-No module here imports Qt, and nothing decrypted is written anywhere but to a path the person chose for an export.
+No module here imports Qt, and nothing decrypted is written anywhere but to a path the person chose for an
+export.
 """

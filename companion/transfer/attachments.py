@@ -20,8 +20,13 @@ from companion.vault.store import Vault
 
 MAX_BYTES = 50 * 1024 * 1024  # one photo from a modern phone is 2–12 MB; refuse anything absurd
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
-_EXTENSIONS = {"image/jpeg": "jpeg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
-               "image/heic": "heic"}
+_EXTENSIONS = {
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/heic": "heic",
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ def check_image(data: bytes, name: str = "") -> str:
     if not data:
         raise InvalidInputError(f"{label} is empty; nothing was attached.")
     if len(data) > MAX_BYTES:
-        raise InvalidInputError(f"{label} is larger than {MAX_BYTES // (1024 * 1024)} MB; nothing was attached.")
+        raise InvalidInputError(
+            f"{label} is larger than {MAX_BYTES // (1024 * 1024)} MB; nothing was attached."
+        )
     media_type = sniff_image(data)
     if media_type is None:
         raise InvalidInputError(f"{label} is not a JPEG, PNG, GIF, WebP or HEIC image; nothing was attached.")
@@ -76,8 +83,15 @@ _COLUMNS = "id, uid, entry_id, name, media_type, size, sha256, created_at, posit
 
 def _from_row(row: Sequence[Any]) -> Attachment:
     return Attachment(
-        id=row[0], uid=row[1], entry_id=row[2], name=row[3], media_type=row[4], size=row[5], sha256=row[6],
-        created_at=datetime.fromisoformat(row[7]), position=row[8],
+        id=row[0],
+        uid=row[1],
+        entry_id=row[2],
+        name=row[3],
+        media_type=row[4],
+        size=row[5],
+        sha256=row[6],
+        created_at=datetime.fromisoformat(row[7]),
+        position=row[8],
     )
 
 
@@ -105,8 +119,8 @@ class Attachments:
                 "SELECT coalesce(max(position) + 1, 0) FROM attachments WHERE entry_id = ?", (entry_id,)
             ).fetchone()[0]
             cursor = conn.execute(
-                "INSERT INTO attachments (uid, entry_id, position, name, media_type, size, sha256, created_at, "
-                "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO attachments (uid, entry_id, position, name, media_type, size, sha256, "
+                "created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     uid or str(uuid.uuid4()),
                     entry_id,
@@ -136,7 +150,9 @@ class Attachments:
         return [_from_row(row) for row in rows]
 
     def data(self, attachment_id: int) -> bytes:
-        row = self.vault.conn.execute("SELECT data FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
+        row = self.vault.conn.execute(
+            "SELECT data FROM attachments WHERE id = ?", (attachment_id,)
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"There is no attachment {attachment_id}.")
         return bytes(row[0])

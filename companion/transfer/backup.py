@@ -11,15 +11,15 @@ File layout (version 1), all integers big-endian::
     tag          32 bytes  HMAC-SHA256(mac_key, everything above)
 
 The backup key is Argon2id(passphrase, salt) with the parameters in the header, exactly like a vault key; by
-default it *is* the vault's key (same passphrase, salt and parameters), so a restore is just "verify, then put the
-database and a header in place": nothing is ever re-encrypted, and no decrypted byte is written anywhere.
+default it *is* the vault's key (same passphrase, salt and parameters), so a restore is just "verify, then put
+the database and a header in place": nothing is ever re-encrypted, and no decrypted byte is written anywhere.
 ``mac_key = HKDF-SHA256(backup key, info="companion:v1:backup-mac")``. The header's ``check`` tells a wrong
 passphrase from a damaged file (as in the vault header; it reveals nothing the encrypted database does not).
 
-Consistency: the copy is made with ``sqlcipher_export`` inside one read transaction on the vault connection, so
-it is a snapshot even while another process writes (WAL). It goes to a hidden, encrypted temporary database in
-the destination folder, is streamed into a hidden temporary backup file (owner-only) with the header and tag,
-and that file is renamed into place: a reader never sees half a backup.
+Consistency: the copy is made with ``sqlcipher_export`` inside one read transaction on the vault connection,
+so it is a snapshot even while another process writes (WAL). It goes to a hidden, encrypted temporary database
+in the destination folder, is streamed into a hidden temporary backup file (owner-only) with the header and
+tag, and that file is renamed into place: a reader never sees half a backup.
 
 Restore verifies the whole file (magic, version, key settings not below the floor, passphrase, tag) before
 writing anything, and restores only into an empty (or new) data folder. The tag is checked again while the
@@ -69,7 +69,7 @@ _STAMP = "%Y%m%d-%H%M%S-%f"  # UTC, to the microsecond: names sort in the order 
 
 @dataclass
 class BackupKey:
-    """The key a backup is written with: a key slot (salt + Argon2id parameters), its check, and the key itself.
+    """The key a backup is written with: a key slot (salt + Argon2id parameters), its check, the key.
 
     Hold it only while needed (the transfer service drops it on lock); :meth:`wipe` zeroes the key bytes.
     """
@@ -116,7 +116,7 @@ def _raw_key(key: bytearray) -> str:
     return f"\"x'{bytes(key).hex()}'\""
 
 
-# -- writing -----------------------------------------------------------------------------------------------------
+# -- writing -------------------------------------------------------------------------------------------------
 
 
 def write_backup(vault: Vault, key: BackupKey, output: Path) -> BackupInfo:
@@ -197,11 +197,13 @@ def _chunks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield chunk
 
 
-# -- rotation ----------------------------------------------------------------------------------------------------
+# -- rotation ------------------------------------------------------------------------------------------------
 
 
-def backup_to_folder(vault: Vault, key: BackupKey, folder: Path, *, keep: int) -> tuple[BackupInfo, list[Path]]:
-    """A new ``companion-backup-YYYYMMDD-HHMMSS-ffffff.cbackup`` in ``folder``; then only the newest ``keep`` stay.
+def backup_to_folder(
+    vault: Vault, key: BackupKey, folder: Path, *, keep: int
+) -> tuple[BackupInfo, list[Path]]:
+    """A new ``companion-backup-YYYYMMDD-HHMMSS-ffffff.cbackup`` in ``folder``; then the newest ``keep`` stay.
 
     Only files with exactly that name pattern are ever deleted. Returns the new backup and the paths removed.
     """
@@ -227,18 +229,18 @@ def list_backups(folder: Path) -> list[BackupInfo]:
     found = [p for p in Path(folder).iterdir() if _AUTO_NAME.fullmatch(p.name) and p.is_file()]
 
     def order(p: Path) -> tuple[str, int]:
-        stem = p.name[len(AUTO_PREFIX):-len(SUFFIX)]  # 20261127-113000-123456, maybe with -2, -3 …
+        stem = p.name[len(AUTO_PREFIX) : -len(SUFFIX)]  # 20261127-113000-123456, maybe with -2, -3 …
         return stem[:22], int(stem[23:] or 1)
 
     found.sort(key=order, reverse=True)
     infos = []
     for p in found:
-        created = datetime.strptime(p.name[len(AUTO_PREFIX):][:22], _STAMP).replace(tzinfo=UTC)
+        created = datetime.strptime(p.name[len(AUTO_PREFIX) :][:22], _STAMP).replace(tzinfo=UTC)
         infos.append(BackupInfo(p, p.stat().st_size, created))
     return infos
 
 
-# -- reading and restoring -------------------------------------------------------------------------------------
+# -- reading and restoring -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -282,7 +284,8 @@ def _read_header(fh: BinaryIO, total: int, name: str) -> _Parsed:
     db_offset = len(MAGIC) + 4 + header_len
     if not isinstance(check, str) or db_size < 0 or db_offset + db_size + TAG_BYTES != total:
         raise BackupCorruptError(
-            f"{name} is damaged: its size does not match its header (truncated or extended). Nothing was restored."
+            f"{name} is damaged: its size does not match its header (truncated or extended). "
+            "Nothing was restored."
         )
     return _Parsed(slot, check, db_offset, db_size, doc.get("created_at"))
 
@@ -292,8 +295,8 @@ def _open_key(parsed: _Parsed, passphrase: str, name: str) -> bytearray:
     if not hmac.compare_digest(key_check(key), parsed.check):
         key[:] = bytes(len(key))
         raise WrongPassphraseError(
-            f"That passphrase does not open {name}. A backup opens with the passphrase the journal had when it "
-            "was made (or the one chosen for it). Nothing was restored."
+            f"That passphrase does not open {name}. A backup opens with the passphrase the journal had "
+            "when it was made (or the one chosen for it). Nothing was restored."
         )
     return key
 
@@ -391,6 +394,8 @@ def _check_restored(data_dir: Path, passphrase: str) -> None:
     try:
         result = vault.conn.execute("PRAGMA quick_check").fetchone()[0]
         if result != "ok":
-            raise BackupCorruptError("The restored journal failed its consistency check. Nothing was restored.")
+            raise BackupCorruptError(
+                "The restored journal failed its consistency check. Nothing was restored."
+            )
     finally:
         vault.close()

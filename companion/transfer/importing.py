@@ -1,7 +1,7 @@
 """Apply a parsed source to the journal: all of it in one transaction, or nothing.
 
-Entries already in the journal (same ``source_key``, or same ``uid`` for Companion's own exports) are skipped and
-listed in the report, so importing the same source twice adds nothing. Inserts go in batches through
+Entries already in the journal (same ``source_key``, or same ``uid`` for Companion's own exports) are skipped
+and listed in the report, so importing the same source twice adds nothing. Inserts go in batches through
 :meth:`Journal.insert_many` inside one outer transaction; between batches ``cancelled()`` is asked (a
 :class:`CancelledError` rolls everything back) and ``progress(done, total)`` is told.
 """
@@ -54,7 +54,7 @@ def apply(
     with vault.transaction() as conn:
         tags_before = conn.execute("SELECT count(*) FROM tags").fetchone()[0]
         for start in range(0, total, BATCH):
-            batch = fresh[start:start + BATCH]
+            batch = fresh[start : start + BATCH]
             ids = journal.insert_many([_new_entry(e, parsed.source) for e in batch])
             for entry_id, entry in zip(ids, batch, strict=True):
                 report.skipped.extend(entry.skipped)
@@ -64,9 +64,16 @@ def apply(
                     except InvalidInputError as exc:
                         report.skipped.append(Skip(f"{entry.where}, attachment {number}", str(exc)))
                         continue
-                    uid = attachment.uid if attachment.uid and not attachments.known_uids([attachment.uid]) else None
+                    uid = (
+                        attachment.uid
+                        if attachment.uid and not attachments.known_uids([attachment.uid])
+                        else None
+                    )
                     attachments.add(
-                        entry_id, attachment.data, name=attachment.name, uid=uid,
+                        entry_id,
+                        attachment.data,
+                        name=attachment.name,
+                        uid=uid,
                         created_at=attachment.created_at,
                     )
                     report.attachments += 1

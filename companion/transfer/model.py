@@ -38,7 +38,9 @@ class ImportedEntry:
     uid: str | None = None
     updated_at: datetime | None = None
     attachments: tuple[ImportedAttachment, ...] = ()
-    skipped: tuple[Skip, ...] = ()  # parts of this entry left out (a video …): reported only if it is imported
+    skipped: tuple[
+        Skip, ...
+    ] = ()  # parts of this entry left out (a video …): reported only if it is imported
 
 
 @dataclass(frozen=True)

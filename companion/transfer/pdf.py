@@ -29,7 +29,7 @@ def export_pdf(
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
 ) -> int:
-    """Write the entries whose day lies in the range (all when no range) as a printable PDF; returns the count."""
+    """Write the entries whose day is in the range (all without one) as a printable PDF; returns the count."""
     if date_from and date_to and date_from > date_to:
         raise InvalidInputError("The start of the date range is after its end; no day is in that range.")
     from companion.ui.pdf_journal import PdfEntry, render_pdf
@@ -44,7 +44,9 @@ def export_pdf(
             if (date_from and entry.day < date_from) or (date_to and entry.day > date_to):
                 continue
             images = [store.data(a.id) for a in store.list(entry.id)] if entry.id in with_images else []
-            yield PdfEntry(entry.created_at, entry.title, entry.body, entry.tags, entry.mood, entry.starred, images)
+            yield PdfEntry(
+                entry.created_at, entry.title, entry.body, entry.tags, entry.mood, entry.starred, images
+            )
 
     def step() -> None:
         nonlocal done

@@ -73,11 +73,22 @@ def entry_state(app: Companion) -> list[tuple]:
     for summary in sorted(_all(app), key=lambda s: s.id):
         entry = journal.get_entry(summary.id)
         images = tuple(
-            (a.name, a.media_type, a.sha256, transfer.attachment_data(a.id)) for a in transfer.attachments(entry.id)
+            (a.name, a.media_type, a.sha256, transfer.attachment_data(a.id))
+            for a in transfer.attachments(entry.id)
         )
         rows.append(
-            (entry.uid, entry.title, entry.body, tuple(sorted(entry.tags)), entry.mood, entry.created_at.isoformat(),
-             entry.updated_at.isoformat(), entry.starred, entry.metadata, images)
+            (
+                entry.uid,
+                entry.title,
+                entry.body,
+                tuple(sorted(entry.tags)),
+                entry.mood,
+                entry.created_at.isoformat(),
+                entry.updated_at.isoformat(),
+                entry.starred,
+                entry.metadata,
+                images,
+            )
         )
     return sorted(rows)
 
@@ -92,12 +103,27 @@ def tiny_png(seed: int = 0) -> bytes:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    raw = b"".join(b"\x00" + bytes([(seed * 37 + x * 80 + y * 40) % 256, 100, 200] * 1) * 1 +
-                   bytes([(seed + x) % 256, 50, 25]) for y in range(2) for x in range(1))
+    raw = b"".join(
+        b"\x00"
+        + bytes([(seed * 37 + x * 80 + y * 40) % 256, 100, 200] * 1) * 1
+        + bytes([(seed + x) % 256, 50, 25])
+        for y in range(2)
+        for x in range(1)
+    )
     header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 JPEG = next((FIXTURES / "dayone" / "photos").glob("*.jpeg")).read_bytes()

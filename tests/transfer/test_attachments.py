@@ -18,7 +18,8 @@ def test_add_list_get_remove(app, tmp_path):
     second = app.transfer.add_attachment_file(entry.id, path).value
     listed = app.transfer.attachments(entry.id)
     assert [(a.name, a.media_type, a.position) for a in listed] == [
-        ("walk.jpg", "image/jpeg", 0), ("chart.png", "image/png", 1)
+        ("walk.jpg", "image/jpeg", 0),
+        ("chart.png", "image/png", 1),
     ]
     assert app.transfer.attachment_data(first.value.id) == JPEG
     assert app.transfer.attachment_data(second.id) == tiny_png(1)
@@ -28,7 +29,9 @@ def test_add_list_get_remove(app, tmp_path):
         app.transfer.attachment_data(first.value.id)
 
 
-@pytest.mark.parametrize("data", [b"", b"%PDF-1.7 not an image", b"<svg xmlns='http://www.w3.org/2000/svg'/>"])
+@pytest.mark.parametrize(
+    "data", [b"", b"%PDF-1.7 not an image", b"<svg xmlns='http://www.w3.org/2000/svg'/>"]
+)
 def test_only_images_are_accepted(app, data):
     entry = app.journal.add_entry("x").value
     with pytest.raises(InvalidInputError):

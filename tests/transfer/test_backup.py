@@ -1,4 +1,5 @@
-"""Encrypted backup and restore: identical journal back, any flipped byte refused, consistent while writing."""
+"""Encrypted backup and restore: identical journal back, any flipped byte refused, consistent while
+writing."""
 
 from __future__ import annotations
 
@@ -61,8 +62,23 @@ def test_every_flipped_byte_is_refused_and_nothing_is_written(backup_file, tmp_p
     original = backup_file.read_bytes()
     size = len(original)
     trials = int(os.environ.get("COMPANION_TRIALS", "1"))
-    positions = sorted({0, 7, 8, 11, 12, 40, 100, size // 3, size // 2, size - 33, size - 32, size - 1,
-                        *range(200, size - 32, max(1, size // (6 * trials)))})
+    positions = sorted(
+        {
+            0,
+            7,
+            8,
+            11,
+            12,
+            40,
+            100,
+            size // 3,
+            size // 2,
+            size - 33,
+            size - 32,
+            size - 1,
+            *range(200, size - 32, max(1, size // (6 * trials))),
+        }
+    )
     target = tmp_path / "restored"
     for position in positions:
         damaged = bytearray(original)

@@ -50,7 +50,11 @@ def test_import_error_is_one_line(cli, tmp_path):
 
 def test_export_formats_warn_and_are_owner_only(cli, tmp_path):
     cli("import", "--format", "dayone", str(FIXTURES / "dayone"))
-    for fmt, target in (("json", tmp_path / "j.json"), ("markdown", tmp_path / "md"), ("pdf", tmp_path / "j.pdf")):
+    for fmt, target in (
+        ("json", tmp_path / "j.json"),
+        ("markdown", tmp_path / "md"),
+        ("pdf", tmp_path / "j.pdf"),
+    ):
         code, out, err = cli("export", "--format", fmt, "--output", str(target))
         assert code == 0, err
         assert "WITHOUT encryption" in err and "Wrote 3 entries" in out
@@ -61,8 +65,17 @@ def test_export_formats_warn_and_are_owner_only(cli, tmp_path):
     assert [p.read_bytes() for p in photos] == [next((FIXTURES / "dayone" / "photos").glob("*")).read_bytes()]
     pdf = (tmp_path / "j.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-")
-    code, out, _ = cli("export", "--format", "pdf", "--output", str(tmp_path / "r.pdf"),
-                       "--from", "2023-06-01", "--to", "2023-12-31")
+    code, out, _ = cli(
+        "export",
+        "--format",
+        "pdf",
+        "--output",
+        str(tmp_path / "r.pdf"),
+        "--from",
+        "2023-06-01",
+        "--to",
+        "2023-12-31",
+    )
     assert code == 0 and "Wrote 1 entries" in out
 
 
@@ -70,8 +83,9 @@ def test_pdf_rendering_has_no_metadata_and_never_interprets_text(app, tmp_path):
     from companion.journal.entries import Journal
     from companion.transfer.pdf import export_pdf
 
-    entry = app.journal.add_entry("<b>not bold</b> <img src='http://example.invalid/x.png'> & plain",
-                                  title="<h1>Title</h1>").value
+    entry = app.journal.add_entry(
+        "<b>not bold</b> <img src='http://example.invalid/x.png'> & plain", title="<h1>Title</h1>"
+    ).value
     app.transfer.add_attachment(entry.id, JPEG, name="p.jpg")
     out = tmp_path / "j.pdf"
     assert export_pdf(Journal(app.vault), out) == 1
@@ -95,7 +109,8 @@ def test_command_line_does_not_import_qt_except_for_pdf(app, tmp_path):
         "assert code == 0; print(any(m.startswith('PySide6') for m in sys.modules))"
     )
     env = {**os.environ, "COMPANION_PASSPHRASE": PASSPHRASE, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"

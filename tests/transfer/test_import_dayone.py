@@ -1,4 +1,5 @@
-"""Day One: a JSON export (folder and .zip) with a photo, written by the documented format (tests/fixtures/dayone)."""
+"""Day One: a JSON export (folder and .zip) with a photo, written by the documented format
+(tests/fixtures/dayone)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def test_folder_export_text_dates_tags_metadata_and_photo(app):
 
     untitled = next(e for e in entries.values() if e.title == "")
     assert untitled.body.startswith("Couldn't sleep.") and untitled.body.endswith("went to the meeting.")
-    assert untitled.created_at.tzinfo is not None and untitled.day.isoformat() == "2023-11-02"  # New York evening
+    assert (
+        untitled.created_at.tzinfo is not None and untitled.day.isoformat() == "2023-11-02"
+    )  # New York evening
 
 
 @pytest.mark.parametrize("layout", ["root", "nested"])

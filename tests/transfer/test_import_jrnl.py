@@ -25,7 +25,11 @@ def test_plain_text_entries_dates_tags_and_stars(app):
     assert changed.changes == Changes.ENTRIES | Changes.TAGS
     entries = _by_title(app)
     assert set(entries) == {
-        "First day at the group.", "Walked by the river.", "Hard morning", "Meeting night.", "Quiet Christmas Eve",
+        "First day at the group.",
+        "Walked by the river.",
+        "Hard morning",
+        "Meeting night.",
+        "Quiet Christmas Eve",
     }
     first = entries["First day at the group."]
     assert first.body == "Nervous, but @support felt real. Tea helped."
@@ -80,7 +84,9 @@ def test_reimport_creates_no_duplicates(app):
 
 def test_same_minute_and_title_twice_are_two_entries_and_still_deduplicated(app, tmp_path):
     source = tmp_path / "twice.txt"
-    source.write_text("[2024-01-01 09:00] Same.\nfirst\n\n[2024-01-01 09:00] Same.\nsecond\n", encoding="utf-8")
+    source.write_text(
+        "[2024-01-01 09:00] Same.\nfirst\n\n[2024-01-01 09:00] Same.\nsecond\n", encoding="utf-8"
+    )
     assert app.transfer.import_file("jrnl", source).value.entries == 2
     assert app.transfer.import_file("jrnl", source).value.entries == 0
     assert sorted(e.preview for e in app.journal.recent()) == ["first", "second"]
@@ -91,8 +97,11 @@ def test_same_minute_and_title_twice_are_two_entries_and_still_deduplicated(app,
     [
         ("Dear diary, no date here\n[2024-01-01 09:00] Later.\n", "line 1"),
         ("[2024-01-01 09:00] Fine.\n\xff\n", "line 2"),
-        ('{"entries": [{"title": "a", "body": "", "date": "2024-01-01", "time": "09:00", "tags": [], '
-         '"starred": false}, {"title": "b", "body": "", "date": "2024-13-45", "time": "09:00"}]}', "entry 2"),
+        (
+            '{"entries": [{"title": "a", "body": "", "date": "2024-01-01", "time": "09:00", "tags": [], '
+            '"starred": false}, {"title": "b", "body": "", "date": "2024-13-45", "time": "09:00"}]}',
+            "entry 2",
+        ),
         ('{"entries": [{"title": "a", "body": "",\n "date": "2024-01-01", }', "line 2, column"),
     ],
 )
@@ -108,7 +117,9 @@ def test_malformed_file_names_file_and_place_and_imports_nothing(app, tmp_path, 
 
 
 def _big_jrnl(path: Path, n: int) -> Path:
-    lines = [f"[2020-01-01 {i // 60 % 24:02d}:{i % 60:02d}] Entry {i}.\nBody {i} @t{i % 7}\n" for i in range(n)]
+    lines = [
+        f"[2020-01-01 {i // 60 % 24:02d}:{i % 60:02d}] Entry {i}.\nBody {i} @t{i % 7}\n" for i in range(n)
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -133,4 +144,6 @@ def test_cancel_midway_imports_nothing(app, tmp_path):
     with pytest.raises(CancelledError):
         app.transfer.import_file("jrnl", _big_jrnl(tmp_path / "big.txt", 4500), cancelled=cancelled)
     assert app.journal.count() == 0 and app.journal.tags() == []
-    assert app.transfer.import_file("jrnl", tmp_path / "big.txt").value.entries == 4500  # and it can be redone
+    assert (
+        app.transfer.import_file("jrnl", tmp_path / "big.txt").value.entries == 4500
+    )  # and it can be redone

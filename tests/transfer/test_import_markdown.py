@@ -20,13 +20,24 @@ def _write(folder, name, text):
 @pytest.fixture
 def notes(tmp_path):
     folder = tmp_path / "vault"
-    _write(folder, "Daily/2024-03-01.md",
-           "Slept badly. #sleep #health/mind\n\nCalled my sponsor. Not a tag: a#b, #123\n"
-           "```\n#not-a-tag in code\n```\n")
-    _write(folder, "Daily/2024-03-02.md",
-           "---\ntags: [gratitude, walks]\nmood: 4\nweather: rain\n---\n# A better day\n\nWalked to the meeting.\n")
-    _write(folder, "Reflections/On patience.md", "---\ndate: 2024-02-10T21:30:00+01:00\ntitle: On patience\ntags:\n"
-           "  - step-work\n  - \"long read\"\nstarred: true\n---\n\nSlow is fine.\n")
+    _write(
+        folder,
+        "Daily/2024-03-01.md",
+        "Slept badly. #sleep #health/mind\n\nCalled my sponsor. Not a tag: a#b, #123\n"
+        "```\n#not-a-tag in code\n```\n",
+    )
+    _write(
+        folder,
+        "Daily/2024-03-02.md",
+        "---\ntags: [gratitude, walks]\nmood: 4\nweather: rain\n---\n# A better day\n\n"
+        "Walked to the meeting.\n",
+    )
+    _write(
+        folder,
+        "Reflections/On patience.md",
+        "---\ndate: 2024-02-10T21:30:00+01:00\ntitle: On patience\ntags:\n"
+        '  - step-work\n  - "long read"\nstarred: true\n---\n\nSlow is fine.\n',
+    )
     _write(folder, "Ideas/no date here.md", "Just an idea.\n")
     _write(folder, "Daily/photo.png", "not a note")
     _write(folder, ".obsidian/workspace.md", "---\ndate: 2024-01-01\n---\nsettings\n")
@@ -74,8 +85,13 @@ def test_malformed_note_names_file_and_line_and_imports_nothing(app, notes, text
 
 
 def test_companion_markdown_export_comes_back(app, new_app, tmp_path):
-    app.journal.add_entry("Body one\n\nwith #inline", title="First", tags=["a", "b c"], mood=2,
-                          created_at="2024-05-01T08:00:00+02:00")
+    app.journal.add_entry(
+        "Body one\n\nwith #inline",
+        title="First",
+        tags=["a", "b c"],
+        mood=2,
+        created_at="2024-05-01T08:00:00+02:00",
+    )
     app.journal.add_entry("No title here", created_at="2024-05-02T09:30:00+00:00", tags=["x"])
     app.transfer.export("markdown", tmp_path / "md")
     report = new_app.transfer.import_file("markdown", tmp_path / "md").value
@@ -107,7 +123,7 @@ def test_attachment_paths_outside_the_folder_are_not_read(app, tmp_path):
     secret = tmp_path / "secret.png"
     secret.write_bytes(tiny_png(9))
     folder = tmp_path / "notes"
-    _write(folder, "2024-01-01.md", "---\nattachments: [\"../secret.png\", \"missing.png\"]\n---\nbody\n")
+    _write(folder, "2024-01-01.md", '---\nattachments: ["../secret.png", "missing.png"]\n---\nbody\n')
     report = app.transfer.import_file("markdown", folder).value
     assert (report.entries, report.attachments) == (1, 0)
     assert sum("not in the imported folder" in s.reason for s in report.skipped) == 2

@@ -6,8 +6,7 @@ import shutil
 
 from tests.transfer.conftest import FIXTURES, JPEG, zip_folder
 
-MARKERS = [b"JRNLMARKER", b"DAYONEMARKER", b"OBSIDIANMARKER", "JRNLMARKER".encode("utf-16-le"),
-           JPEG[100:164]]
+MARKERS = [b"JRNLMARKER", b"DAYONEMARKER", b"OBSIDIANMARKER", "JRNLMARKER".encode("utf-16-le"), JPEG[100:164]]
 
 
 def _scan(*folders):

@@ -1,4 +1,4 @@
-"""Companion JSON export → import into a new vault gives identical entries, tags, moods, dates and attachments."""
+"""Companion JSON export → import into a new vault: identical entries, tags, moods, dates and attachments."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ from tests.transfer.conftest import FIXTURES, JPEG, PASSPHRASE, entry_state, tin
 
 
 def _fill(app):
-    a = app.journal.add_entry("First body\nline two", title="One", tags=["calm", "step 4"], mood=3,
-                              created_at="2023-01-02T03:04:05+05:30").value
+    a = app.journal.add_entry(
+        "First body\nline two",
+        title="One",
+        tags=["calm", "step 4"],
+        mood=3,
+        created_at="2023-01-02T03:04:05+05:30",
+    ).value
     b = app.journal.add_entry("Second", created_at="2024-06-07T08:09:10-07:00", mood=None).value
     app.journal.update_entry(b.id, starred=True)
     c = app.journal.add_entry("Trashed", created_at="2024-01-01").value
@@ -46,10 +51,22 @@ def test_json_export_import_is_identical(app, new_app, tmp_path):
 
 def test_version_1_exports_still_import(new_app, tmp_path):
     old = {
-        "format": "companion-journal", "version": 1, "exported_at": "2025-01-01T00:00:00+00:00",
-        "entries": [{"uid": "u-1", "title": "Old", "body": "from v1", "tags": ["t"], "mood": 5,
-                     "created_at": "2025-01-01T10:00:00+00:00", "updated_at": "2025-01-01T10:00:00+00:00",
-                     "starred": False, "metadata": {}}],
+        "format": "companion-journal",
+        "version": 1,
+        "exported_at": "2025-01-01T00:00:00+00:00",
+        "entries": [
+            {
+                "uid": "u-1",
+                "title": "Old",
+                "body": "from v1",
+                "tags": ["t"],
+                "mood": 5,
+                "created_at": "2025-01-01T10:00:00+00:00",
+                "updated_at": "2025-01-01T10:00:00+00:00",
+                "starred": False,
+                "metadata": {},
+            }
+        ],
     }
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old), encoding="utf-8")
@@ -69,20 +86,25 @@ def test_date_range_export(app, tmp_path):
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
-_entry = st.fixed_dictionaries({
-    "title": st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
-    "body": _text,
-    "tags": st.lists(st.from_regex(r"[A-Za-zé0-9_-]{1,12}", fullmatch=True), max_size=4),
-    "mood": st.none() | st.integers(1, 5),
-    "minutes": st.integers(0, 60 * 24 * 3650),
-    "offset": st.integers(-12 * 4, 14 * 4),
-    "starred": st.booleans(),
-    "png": st.none() | st.integers(0, 255),
-})
+_entry = st.fixed_dictionaries(
+    {
+        "title": st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40),
+        "body": _text,
+        "tags": st.lists(st.from_regex(r"[A-Za-zé0-9_-]{1,12}", fullmatch=True), max_size=4),
+        "mood": st.none() | st.integers(1, 5),
+        "minutes": st.integers(0, 60 * 24 * 3650),
+        "offset": st.integers(-12 * 4, 14 * 4),
+        "starred": st.booleans(),
+        "png": st.none() | st.integers(0, 255),
+    }
+)
 
 
-@settings(max_examples=int(os.environ.get("COMPANION_TRIALS", "4")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("COMPANION_TRIALS", "4")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(entries=st.lists(_entry, min_size=1, max_size=6))
 def test_round_trip_property(tmp_path_factory, entries):
     root = tmp_path_factory.mktemp("prop")
@@ -92,10 +114,14 @@ def test_round_trip_property(tmp_path_factory, entries):
     try:
         for item in entries:
             moment = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(minutes=item["minutes"])
-            moment = moment.astimezone(datetime.now(UTC).astimezone().tzinfo if item["offset"] == 0 else
-                                       __import__("datetime").timezone(timedelta(minutes=15 * item["offset"])))
-            entry = source.journal.add_entry(item["body"], title=item["title"], tags=item["tags"], mood=item["mood"],
-                                             created_at=moment).value
+            moment = moment.astimezone(
+                datetime.now(UTC).astimezone().tzinfo
+                if item["offset"] == 0
+                else __import__("datetime").timezone(timedelta(minutes=15 * item["offset"]))
+            )
+            entry = source.journal.add_entry(
+                item["body"], title=item["title"], tags=item["tags"], mood=item["mood"], created_at=moment
+            ).value
             if item["starred"]:
                 source.journal.update_entry(entry.id, starred=True)
             if item["png"] is not None:

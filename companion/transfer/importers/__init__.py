@@ -55,7 +55,9 @@ def load_json(text: str, name: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFormatError(name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})") from None
+        raise ImportFormatError(
+            name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON ({exc.msg})"
+        ) from None
 
 
 __all__ = ["FORMATS", "ImportFormatError", "parse"]

@@ -27,8 +27,10 @@ def parse(path: Path) -> ParsedSource:
         raise ImportFormatError(name, "", "this is not a Companion JSON export")
     if doc.get("version") not in READABLE_VERSIONS:
         raise ImportFormatError(
-            name, "", f"this export is version {doc.get('version')!r}; this Companion reads versions 1 and 2. "
-            "Update the app to import it"
+            name,
+            "",
+            f"this export is version {doc.get('version')!r}; this Companion reads versions 1 and 2. "
+            "Update the app to import it",
         )
     entries = doc.get("entries")
     if not isinstance(entries, list):

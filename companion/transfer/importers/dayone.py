@@ -1,15 +1,15 @@
 """Day One: its JSON export, as a ``.zip`` or an unpacked folder.
 
 The export holds one ``<Journal name>.json`` per journal (``Journal.json`` for a single one) with
-``{"metadata": {"version": "1.0"}, "entries": [...]}``, and the photos as ``photos/<md5>.<type>``. An entry has
-``uuid``, ``creationDate`` (UTC, ``2021-03-03T11:48:50Z``), ``timeZone`` (an IANA name), ``text`` (Markdown with
-punctuation backslash-escaped, the title as a leading ``# `` line, each photo placed as
-``![](dayone-moment://<identifier>)``), ``tags``, ``starred``, ``location``, ``weather`` and ``photos`` (each with
-``identifier``, ``md5``, ``type``). See ``docs/import-export.md`` for where this description comes from.
+``{"metadata": {"version": "1.0"}, "entries": [...]}``, and the photos as ``photos/<md5>.<type>``. An entry
+has ``uuid``, ``creationDate`` (UTC, ``2021-03-03T11:48:50Z``), ``timeZone`` (an IANA name), ``text``
+(Markdown with punctuation backslash-escaped, the title as a leading ``# `` line, each photo placed as
+``![](dayone-moment://<identifier>)``), ``tags``, ``starred``, ``location``, ``weather`` and ``photos`` (each
+with ``identifier``, ``md5``, ``type``). See ``docs/import-export.md`` for where this description comes from.
 
-Text, dates (shown in the entry's own time zone), tags and the star become the entry; location, weather and the
-journal's name are kept in its metadata; photos become encrypted attachments. Videos, audio and PDFs are skipped
-and listed in the report. The zip is read in memory, member by member: nothing is extracted to disk.
+Text, dates (shown in the entry's own time zone), tags and the star become the entry; location, weather and
+the journal's name are kept in its metadata; photos become encrypted attachments. Videos, audio and PDFs are
+skipped and listed in the report. The zip is read in memory, member by member: nothing is extracted to disk.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def parse(path: Path) -> ParsedSource:
     parsed = ParsedSource("dayone", str(path))
     journals = files.journals()
     if not journals:
-        raise ImportFormatError(str(path), "", "there is no journal JSON file (such as Journal.json) in this export")
+        raise ImportFormatError(
+            str(path), "", "there is no journal JSON file (such as Journal.json) in this export"
+        )
     for member in journals:
         name = f"{path.name}/{member}"
         _parse_journal(read_text(path, files.read(member), name=name), name, member, files, parsed)
@@ -109,7 +111,9 @@ def _parse_journal(text: str, name: str, member: str, files: _Files, parsed: Par
         where = f"entry {number} ({uid})"
         created = _when(item.get("creationDate"), item.get("timeZone"))
         if created is None:
-            raise ImportFormatError(name, where, f"“creationDate” {str(item.get('creationDate'))[:40]!r} is not a date")
+            raise ImportFormatError(
+                name, where, f"“creationDate” {str(item.get('creationDate'))[:40]!r} is not a date"
+            )
         raw_text = item.get("text", "")
         tags = item.get("tags", [])
         if not isinstance(raw_text, str):
@@ -212,7 +216,9 @@ def _photo(
         skip("a photo without a valid “md5” was not imported")
         return None
     wanted = [str(folder / "photos" / f"{md5}.{kind}"), str(folder / "photos" / f"{md5}.jpeg")]
-    member = next((by_name[w.lower().lstrip("./")] for w in wanted if w.lower().lstrip("./") in by_name), None)
+    member = next(
+        (by_name[w.lower().lstrip("./")] for w in wanted if w.lower().lstrip("./") in by_name), None
+    )
     if member is None:
         skip(f"the photo file photos/{md5}.{kind} is missing from the export")
         return None
@@ -222,4 +228,3 @@ def _photo(
     created = _when(photo.get("date"), None)
     filename = photo.get("filename") if isinstance(photo.get("filename"), str) else f"{md5}.{kind}"
     return ImportedAttachment(name=filename, data=files.read(member), created_at=created)
-

@@ -3,10 +3,11 @@
 Both arrive as ``--format jrnl`` and are told apart by content (a JSON export starts with ``{``).
 
 The plain-text format, as jrnl 4 reads and writes it: an entry starts on a line ``[<date>] <title>``, where
-``<date>`` is written with the journal's ``timeformat`` (jrnl's default ``%F %r`` gives ``2024-01-31 09:15:00 AM``;
-``%Y-%m-%d %H:%M`` is also common); a trailing `` *`` on that line stars the entry; the title is the first line,
-or the first sentence when the entry is one line; the body is the rest. Tags are words starting with ``@`` or
-``#`` anywhere in the text. jrnl stores local times without an offset, so they are read as local time.
+``<date>`` is written with the journal's ``timeformat`` (jrnl's default ``%F %r`` gives ``2024-01-31 09:15:00
+AM``; ``%Y-%m-%d %H:%M`` is also common); a trailing `` *`` on that line stars the entry; the title is the
+first line, or the first sentence when the entry is one line; the body is the rest. Tags are words starting
+with ``@`` or ``#`` anywhere in the text. jrnl stores local times without an offset, so they are read as local
+time.
 
 The source key of an entry is a hash of its minute, its title and how many entries with the same minute and
 title came before it, so the plain file and the JSON export of the same journal name the same entries.
@@ -81,7 +82,7 @@ def split_title(text: str) -> tuple[str, str]:
     match = _SENTENCE.search(stripped)
     if not match:
         return stripped.strip(), ""
-    return stripped[: match.end()].strip(), stripped[match.end():].strip()
+    return stripped[: match.end()].strip(), stripped[match.end() :].strip()
 
 
 def tags_in(text: str) -> tuple[str, ...]:

@@ -1,12 +1,13 @@
 """A folder of Markdown notes (Obsidian daily notes, Companion's own Markdown export, …).
 
-Each ``.md`` file is one entry. Its date comes from the front matter (``date``, ``created`` or ``day``) or else
-from a ``YYYY-MM-DD`` in the file name; a note with neither is skipped and listed in the report. Tags come from
-the front matter (``tags``: a list or a comma/space separated text) and from ``#tags`` in the text (not inside
-code). The title is the front matter's ``title``, else a leading ``# Heading``, else the file name when it is not
-just a date. ``mood``, ``starred``, ``uid`` and ``attachments`` (image paths relative to the note, inside the
-imported folder) are read when present (Companion writes them), so a Companion Markdown export comes back as the
-same entries with their images. Other front matter keys are kept in the entry's metadata.
+Each ``.md`` file is one entry. Its date comes from the front matter (``date``, ``created`` or ``day``) or
+else from a ``YYYY-MM-DD`` in the file name; a note with neither is skipped and listed in the report. Tags
+come from the front matter (``tags``: a list or a comma/space separated text) and from ``#tags`` in the text
+(not inside code). The title is the front matter's ``title``, else a leading ``# Heading``, else the file name
+when it is not just a date. ``mood``, ``starred``, ``uid`` and ``attachments`` (image paths relative to the
+note, inside the imported folder) are read when present (Companion writes them), so a Companion Markdown
+export comes back as the same entries with their images. Other front matter keys are kept in the entry's
+metadata.
 
 Front matter is the YAML subset notes use in practice: ``key: value`` lines with plain, quoted or JSON values,
 ``[a, b]`` lists and ``- item`` lists. Anything else is reported as an error with its file and line.
@@ -59,7 +60,9 @@ def parse(path: Path) -> ParsedSource:
         try:
             raw = file.read_bytes()
         except OSError as exc:
-            raise ImportFormatError(relative, "", f"the file could not be read ({exc.strerror or exc})") from None
+            raise ImportFormatError(
+                relative, "", f"the file could not be read ({exc.strerror or exc})"
+            ) from None
         entry = parse_note(read_text(file, raw, name=relative), relative, file.stem)
         if isinstance(entry, Skip):
             parsed.skipped.append(entry)
@@ -100,13 +103,17 @@ def parse_note(text: str, name: str, stem: str) -> ImportedEntry | Skip:
         if key in values:
             created = _when(values[key])
             if created is None:
-                raise ImportFormatError(name, f"line {where[key]}", f"“{key}” is not a date Companion understands")
+                raise ImportFormatError(
+                    name, f"line {where[key]}", f"“{key}” is not a date Companion understands"
+                )
             break
     if created is None:
         match = _DAY_IN_NAME.search(stem)
         if match:
             try:
-                created = datetime.combine(date(*map(int, match.groups())), datetime.min.time()).replace(hour=12)
+                created = datetime.combine(date(*map(int, match.groups())), datetime.min.time()).replace(
+                    hour=12
+                )
                 created = created.astimezone()
             except ValueError:
                 created = None
@@ -163,7 +170,11 @@ def _split_front_matter(text: str, name: str) -> tuple[dict[str, tuple[Any, int]
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         item = _ITEM.match(line)
-        if item and current is not None and (front[current][0] is None or isinstance(front[current][0], list)):
+        if (
+            item
+            and current is not None
+            and (front[current][0] is None or isinstance(front[current][0], list))
+        ):
             value = front[current][0] or []
             value.append(_scalar(item.group(1), name, number))
             front[current] = (value, front[current][1])
@@ -174,7 +185,7 @@ def _split_front_matter(text: str, name: str) -> tuple[dict[str, tuple[Any, int]
         current = match.group(1).strip().lower()
         raw = match.group(2)
         front[current] = (_scalar(raw, name, number) if raw is not None and raw.strip() else None, number)
-    return front, "\n".join(lines[end + 1:])
+    return front, "\n".join(lines[end + 1 :])
 
 
 def _scalar(raw: str, name: str, number: int) -> Any:
@@ -185,7 +196,9 @@ def _scalar(raw: str, name: str, number: int) -> Any:
         except json.JSONDecodeError:
             if value.startswith("[") and value.endswith("]"):  # YAML flow list of plain words: [a, b]
                 return [v.strip().strip("'\"") for v in value[1:-1].split(",") if v.strip()]
-            raise ImportFormatError(name, f"line {number}", "this front matter value is not readable") from None
+            raise ImportFormatError(
+                name, f"line {number}", "this front matter value is not readable"
+            ) from None
     if value.startswith("'") and value.endswith("'") and len(value) >= 2:
         return value[1:-1].replace("''", "'")
     if value in ("true", "True", "yes"):
@@ -207,7 +220,9 @@ def _when(value: Any) -> datetime | None:
     raw = value.strip()
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), datetime.min.time()).replace(hour=12).astimezone()
+            return (
+                datetime.combine(date.fromisoformat(raw), datetime.min.time()).replace(hour=12).astimezone()
+            )
         moment = datetime.fromisoformat(raw.replace(" ", "T", 1).replace("Z", "+00:00"))
     except ValueError:
         return None

@@ -21,6 +21,9 @@ from typing import Final
 __all__ = ["ID_PATTERN", "KIND_PATTERN", "DecodeError", "Reader", "Writer", "check_text", "lp"]
 
 
+_U8, _U16, _U32, _U64 = (struct.Struct(f) for f in (">B", ">H", ">I", ">Q"))
+
+
 class DecodeError(ValueError):
     """Input is not a canonical encoding. Internal: public APIs convert it into their own error type."""
 
@@ -102,23 +105,30 @@ class Reader:
         return len(self._data) - self._pos
 
     def raw(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
+        pos = self._pos
+        if n < 0 or pos + n > len(self._data):
             raise DecodeError("truncated")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
+        self._pos = pos + n
+        return self._data[pos : pos + n]
+
+    def _unpack(self, fmt: struct.Struct) -> int:
+        pos = self._pos
+        if pos + fmt.size > len(self._data):
+            raise DecodeError("truncated")
+        self._pos = pos + fmt.size
+        return int(fmt.unpack_from(self._data, pos)[0])
 
     def u8(self) -> int:
-        return self.raw(1)[0]
+        return self._unpack(_U8)
 
     def u16(self) -> int:
-        return int(struct.unpack(">H", self.raw(2))[0])
+        return self._unpack(_U16)
 
     def u32(self) -> int:
-        return int(struct.unpack(">I", self.raw(4))[0])
+        return self._unpack(_U32)
 
     def u64(self) -> int:
-        return int(struct.unpack(">Q", self.raw(8))[0])
+        return self._unpack(_U64)
 
     def bytes8(self, *, min_len: int = 0, max_len: int = 0xFF) -> bytes:
         n = self.u8()

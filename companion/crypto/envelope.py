@@ -35,8 +35,8 @@ from companion.crypto.derive import (
     LABEL_PAYLOAD,
     LABEL_STANZA,
     Rng,
+    _hkdf_sha256,
     b32,
-    derive_key,
     labelled_hash,
 )
 from companion.crypto.encoding import ID_PATTERN, KIND_PATTERN, DecodeError, Reader, check_text, lp
@@ -214,8 +214,12 @@ def _stanza_info(digest: bytes) -> bytes:
     return lp(LABEL_STANZA.encode("ascii")) + digest
 
 
+_PAYLOAD_INFO: Final = LABEL_PAYLOAD.encode("ascii") + b"\x00"  # derive_key's info layout, precomputed
+
+
 def _payload_cipher(content_key: bytes, digest: bytes) -> tuple[ChaCha20Poly1305, bytes]:
-    okm = derive_key(content_key, LABEL_PAYLOAD, length=32 + _NONCE_LEN, context=digest)
+    """Same as ``derive_key(content_key, LABEL_PAYLOAD, context=digest, length=44)`` without re-checking the label."""
+    okm = _hkdf_sha256(content_key, b"", _PAYLOAD_INFO + digest, 32 + _NONCE_LEN)
     return ChaCha20Poly1305(okm[:32]), okm[32:]
 
 
@@ -318,12 +322,13 @@ def seal(
         hpke_suite.name, salt,
     )  # fmt: skip
     header_bytes = _encode_header(header)
-    digest = _header_digest(_head_for(header_bytes))
+    head = _head_for(header_bytes)
+    digest = _header_digest(head)
     info = _stanza_info(digest)
     stanzas = [hpke_suite.hpke.encrypt(content_key, r.kem_key(hpke_suite), info=info) for r in unique.values()]
     _shuffle(stanzas, rng)
     cipher, nonce = _payload_cipher(content_key, digest)
-    ciphertext = cipher.encrypt(nonce, _pad(payload, bucket), _head_for(header_bytes))
+    ciphertext = cipher.encrypt(nonce, _pad(payload, bucket), head)
     return _assemble(author, header_bytes, stanzas, ciphertext)
 
 

@@ -209,6 +209,15 @@ def _parse_envelopes(body: bytes, config: RelayConfig) -> list[bytes]:
     return blobs
 
 
+def _fetched_json(envelopes: list[tuple[int, bytes]], cursor: int, more: bool) -> bytes:
+    """The fetch answer, written directly: base64 and decimal digits need no JSON escaping, and a general
+    encoder scanning megabytes of base64 was most of a fetch's cost."""
+    items = b",".join(
+        b'{"cursor":"%d","data":"%s"}' % (c, binascii.b2a_base64(b, newline=False)) for c, b in envelopes
+    )
+    return b'{"envelopes":[%s],"cursor":"%d","more":%s}' % (items, cursor, b"true" if more else b"false")
+
+
 def _int_param(request: Request, name: str, pattern: re.Pattern[str], default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -283,15 +292,7 @@ def create_app(
         got = await run_in_threadpool(
             storage.fetch, mailbox, cap_hash, after, min(limit, cfg.max_fetch), cfg.max_fetch_bytes
         )
-        return JSONResponse(
-            {
-                "envelopes": [
-                    {"cursor": str(c), "data": base64.b64encode(b).decode("ascii")} for c, b in got.envelopes
-                ],
-                "cursor": str(got.cursor),
-                "more": got.more,
-            }
-        )
+        return Response(_fetched_json(got.envelopes, got.cursor, got.more), media_type="application/json")
 
     async def events(request: Request, mailbox: str, cap_hash: bytes) -> Response:
         await run_in_threadpool(storage.head, mailbox, cap_hash)  # 404 / 403 before the stream starts

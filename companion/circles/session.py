@@ -15,8 +15,8 @@ from typing import Any
 
 from companion.circles import invites
 from companion.circles.roster import Member, Roster, SignedOp, b64e, canonical, make_op
-from companion.circles.store import CircleRow, CircleStore, now_ms
-from companion.crypto import Identity, PublicIdentity, envelope_id, seal
+from companion.circles.store import CircleRow, CircleStore, blob_id, now_ms
+from companion.crypto import Identity, PublicIdentity, seal
 from companion.crypto.derive import b32
 from companion.errors import InvalidInputError
 
@@ -91,11 +91,11 @@ class CircleSession:
             counter=counter, roster_head=self.roster.head if roster_head is None else roster_head,
             payload=payload_bytes(payload), suite=self.circle.suite, content_key=content_key, clock=self.clock,
         )  # fmt: skip
-        self.store.enqueue(self.circle_id, envelope_id(blob), blob, author=self.me.fingerprint, counter=counter)
+        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=self.me.fingerprint, counter=counter)
         return blob
 
     def queue_box(self, blob: bytes) -> None:
-        self.store.enqueue(self.circle_id, envelope_id(blob), blob, author=None, counter=None)
+        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=None, counter=None)
 
     # -- roster changes (admins) ----------------------------------------------------------------------------
 

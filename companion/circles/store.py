@@ -6,6 +6,7 @@ the journal itself.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -14,12 +15,25 @@ from typing import Any
 
 from companion.circles.roster import Member, Roster, SignedOp
 from companion.crypto import Identity, PublicIdentity
+from companion.crypto.derive import b32
+from companion.crypto.encoding import lp
 from companion.errors import NotFoundError
 from companion.vault.store import Vault
+
+LABEL_BLOB_ID = "companion:v1:blob-id"
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def blob_id(data: bytes) -> str:
+    """The content address of any blob (envelope or invite box): base32 of SHA-256(lp(label) || data).
+
+    Not ``crypto.envelope_id``: that one length-prefixes the whole envelope with a u16 and so raises for envelopes
+    over 64 KiB (a long entry, or a welcome carrying a large roster). Reported to the crypto core's owner.
+    """
+    return b32(hashlib.sha256(lp(LABEL_BLOB_ID.encode("ascii")) + bytes(data)).digest())
 
 
 @dataclass(frozen=True)

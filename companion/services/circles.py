@@ -29,10 +29,10 @@ from companion.circles.model import (
     ShareInfo,
     SharePreview,
 )
-from companion.circles.roster import MAX_NAME, b64e, leave_notice
+from companion.circles.roster import MAX_NAME, Roster, b64e, leave_notice
 from companion.circles.session import CircleSession, new_id
 from companion.circles.store import CircleRow, CircleStore, now_ms
-from companion.crypto import DEFAULT_SUITE, SUITE_NAMES, PublicIdentity, check_safety_number, safety_number
+from companion.crypto import DEFAULT_SUITE, SUITE_NAMES, Identity, PublicIdentity, check_safety_number, safety_number
 from companion.crypto import safety_number_qr as _sn_qr
 from companion.crypto.derive import b32
 from companion.errors import CompanionError, InvalidInputError, NotFoundError
@@ -77,13 +77,20 @@ class CirclesService:
         self._journal = Journal(self._vault)
         self.transport_factory: TransportFactory = _default_factory
         self.clock: Callable[[], float] = time.time
+        self._me: Identity | None = None
+        self._rosters: dict[str, Roster] = {}  # parsed and verified roster per circle, keyed by its head
 
     # -- identity ------------------------------------------------------------------------------------------
 
     def identity(self) -> IdentityInfo:
         """This journal's sharing identity (made on first use: an Ed25519 key and two HPKE keys)."""
-        me = self._store.identity()
+        me = self._identity()
         return IdentityInfo(member_id=me.fingerprint, fingerprint=me.fingerprint)
+
+    def _identity(self) -> Identity:
+        if self._me is None:
+            self._me = self._store.identity()
+        return self._me
 
     # -- lookups -------------------------------------------------------------------------------------------
 
@@ -122,7 +129,11 @@ class CirclesService:
 
     def _session(self, circle: str) -> CircleSession:
         cid = self.find_circle(circle)
-        s = CircleSession(self._store, self._store.identity(), self._store.circle(cid))
+        row = self._store.circle(cid)
+        roster = self._rosters.get(cid)
+        if roster is None or roster.head != row.roster_head:  # the head pins the whole log: same head, same roster
+            roster = self._rosters[cid] = self._store.roster(cid)
+        s = CircleSession(self._store, self._identity(), row, roster)
         s.clock = self.clock
         return s
 
@@ -166,7 +177,7 @@ class CirclesService:
             settings = {"kind": "folder", "path": path}
         else:
             settings = check_settings({"kind": "relay", **(relay or {})})
-        me = self._store.identity()
+        me = self._identity()
         cid = new_id()
         row = CircleRow(cid, name, _name(display_name), settings, new_id(), suite, "active", 0, b"", None, None,
                         None, None, now_ms(), None)  # fmt: skip
@@ -184,7 +195,7 @@ class CirclesService:
         return self._info(self._store.circle(self.find_circle(circle)))
 
     def _info(self, r: CircleRow) -> CircleInfo:
-        me = self._store.identity()
+        me = self._identity()
         rows = self._store.member_rows(r.id)
         role = next((m[3] for m in rows if m[0] == me.fingerprint and m[4] == "active"), "")
         pending = self._store.conn.execute(
@@ -249,7 +260,7 @@ class CirclesService:
         settings = check_settings(invite.transport)
         if folder is not None:
             settings = {"kind": "folder", "path": os.path.abspath(os.path.expanduser(os.fspath(folder)))}
-        me = self._store.identity()
+        me = self._identity()
         existing = {r.id: r for r in self._store.circles()}
         if invite.circle_id in existing:
             raise InvalidInputError("You are already in this circle (or waiting to be admitted).")
@@ -305,11 +316,11 @@ class CirclesService:
 
     def members(self, circle: str) -> list[MemberInfo]:
         cid = self.find_circle(circle)
-        me = self._store.identity().fingerprint
+        me = self._identity().fingerprint
         return [self._member_from(r, me) for r in self._store.member_rows(cid)]
 
     def _member(self, cid: str, member_id: str) -> MemberInfo:
-        me = self._store.identity().fingerprint
+        me = self._identity().fingerprint
         for r in self._store.member_rows(cid):
             if r[0] == member_id:
                 return self._member_from(r, me)
@@ -631,7 +642,7 @@ class CirclesService:
 
     def replies_to(self, item_id: str) -> list[ReplyInfo]:
         """Replies and reactions to an item (received or my own shared one), oldest first."""
-        me = self._store.identity().fingerprint
+        me = self._identity().fingerprint
         rows = self._store.conn.execute(
             "SELECT r.reply_id, r.item_id, r.author, coalesce(m.name, ''), r.kind, r.text, r.created_at FROM replies r "
             "LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author WHERE r.item_id = ? "

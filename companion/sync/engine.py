@@ -25,8 +25,9 @@ from typing import Any, Final
 from companion.circles import invites
 from companion.circles.roster import Roster, RosterError, SignedOp
 from companion.circles.session import CircleSession
+from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
-from companion.crypto import Header, PublicIdentity, envelope_id, open_envelope, verify_envelope
+from companion.crypto import Header, PublicIdentity, open_envelope, verify_envelope
 from companion.errors import CompanionError, InvalidEnvelope
 from companion.sync.transports.base import Transport
 
@@ -119,7 +120,7 @@ class SyncEngine:
                 pulled = self.transport.pull(cursor, BATCH)
                 report.received += len(pulled.blobs)
                 with self.vault.transaction() as conn:
-                    self._apply_batch([(envelope_id(b), b, None) for b in pulled.blobs], report)
+                    self._apply_batch([(content_address(b), b, None) for b in pulled.blobs], report)
                     conn.execute("UPDATE circles SET cursor = ? WHERE id = ?", (pulled.cursor, self.s.circle_id))
                 cursor = pulled.cursor
                 if not pulled.more:

@@ -290,3 +290,13 @@ def test_key_change_makes_a_member_unverified_with_a_warning(circle) -> None:
     sn2 = cat.circles.safety_number(cid, new_ben.id).digits
     again = cat.circles.verify_member(cid, new_ben.id, sn2).value
     assert again.verified and not again.key_changed
+
+
+def test_long_entry_over_64_kib(circle) -> None:
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    text = "a long night of writing. " * 6000  # ~150 kB: an envelope far above 64 KiB
+    ana.circles.share(ana.entry(text, title="Long"), cid)
+    ana.sync()
+    ben.sync()
+    assert [len(i.text) for i in ben.inbox()] == [len(text)]

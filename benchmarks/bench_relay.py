@@ -199,13 +199,25 @@ async def fetch_everything(url: str, box: tuple[str, str]) -> list[bytes]:
                 return out
 
 
-async def run(url: str, args: argparse.Namespace) -> bool:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process (the relay), from /proc; 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(url: str, args: argparse.Namespace, server_pid: int | None) -> bool:
     boxes = [(secrets.token_urlsafe(16), secrets.token_urlsafe(32)) for _ in range(max(1, args.clients // 5))]
     append_lat: list[float] = []
     fetch_lat: list[float] = []
     acked: dict[bytes, str] = {}
     seen: list[list[bytes]] = [[] for _ in range(args.clients)]
     deadline = time.monotonic() + args.seconds
+    server_cpu0, client_cpu0 = cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(
         *(
@@ -214,6 +226,8 @@ async def run(url: str, args: argparse.Namespace) -> bool:
         )
     )
     elapsed = time.perf_counter() - started
+    server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu0, time.process_time() - client_cpu0
+    requests = len(append_lat) + len(fetch_lat) + args.clients
 
     stored_by_box = [await fetch_everything(url, box) for box in boxes]
     stored = [blob for blobs in stored_by_box for blob in blobs]
@@ -248,6 +262,14 @@ async def run(url: str, args: argparse.Namespace) -> bool:
         f"lost {len(lost)}, duplicated {len(stored) - len(unique)}, clients saw each once: {per_client_ok}"
         f"  -> {'OK' if counts_ok else 'FAILED'}"
     )
+    if server_pid is not None:
+        per_request = server_cpu / max(1, requests) * 1e6
+        print(
+            f"  relay CPU        {server_cpu:.2f} s for {requests} requests = {per_request:.0f} us/request "
+            f"(one free core would serve ~{1e6 / per_request:,.0f} requests/s); load generator "
+            f"{client_cpu / max(1, requests) * 1e6:.0f} us/request; machine load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
     return counts_ok
 
 
@@ -272,7 +294,7 @@ def main() -> int:
         if url is None:
             proc, url = start_relay(args, Path(tmp))
         try:
-            ok = asyncio.run(run(url, args))
+            ok = asyncio.run(run(url, args, proc.pid if proc is not None else None))
         finally:
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)

@@ -101,7 +101,7 @@ class EntryItemList(QListWidget):
 class JournalPage(Page):
     key = "journal"
     title = "Journal"
-    icon = "accessories-text-editor"
+    icon = "journal"
     order = 10
     accessible_description = "Your private journal: entries, search, calendar and trash."
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from companion.errors import WrongPassphraseError
 from companion.services import Changes, Companion
-from companion.ui import resources, theme
+from companion.ui import icons, theme
 from companion.ui.dialogs import message
 from companion.ui.locking import IdleWatcher, default_clock
 from companion.ui.ops import ErrorPresenter, OpRunner
@@ -33,13 +33,6 @@ from companion.vault.header import DEFAULT, KdfParams
 
 log = logging.getLogger(__name__)
 APP_TITLE = "Companion"  # the window title never shows entry text or titles
-
-
-def _icon(name: str) -> QIcon:
-    found = resources.path(f"icons/{name}.svg")
-    if found is not None:
-        return QIcon(str(found))
-    return QIcon.fromTheme(name)
 
 
 class MainWindow(QMainWindow):
@@ -95,6 +88,9 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.installEventFilter(self.idle)
             app.applicationStateChanged.connect(self._app_state_changed)
+            hints = QGuiApplication.styleHints()
+            if hints is not None:
+                hints.colorSchemeChanged.connect(self._color_scheme_changed)
 
         if self.settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
@@ -123,7 +119,7 @@ class MainWindow(QMainWindow):
             page = cls(self.ctx)
             self.pages.append(page)
             self.pages_stack.addWidget(page)
-            item = QListWidgetItem(_icon(cls.icon), cls.title)
+            item = QListWidgetItem(icons.icon(cls.icon), cls.title)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, cls.title)
             item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, cls.accessible_description)
             item.setToolTip(cls.accessible_description)
@@ -357,8 +353,19 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             theme.apply(app, self.settings.theme, self.settings.font_size)
+        self.refresh_icons()
         self.idle.delay_seconds = self.settings.autolock_minutes * 60
         self.settings.save(self.data_dir)
+
+    def refresh_icons(self) -> None:
+        if not self._main_built:
+            return
+        for row, cls in enumerate(self.page_classes):
+            self.sidebar.item(row).setIcon(icons.icon(cls.icon))
+
+    def _color_scheme_changed(self, _scheme) -> None:
+        if self.settings.theme == "system":
+            self.apply_settings()
 
     # -- locking triggers ------------------------------------------------------------------------------------
 
@@ -388,8 +395,3 @@ class MainWindow(QMainWindow):
             page.on_lock()
         self.ops.shutdown()
         super().closeEvent(event)
-
-
-def screen_dpr() -> float:
-    screen = QGuiApplication.primaryScreen()
-    return screen.devicePixelRatio() if screen else 1.0

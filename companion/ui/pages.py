@@ -44,7 +44,7 @@ class UiContext:
 class Page(QWidget):
     key: ClassVar[str] = ""
     title: ClassVar[str] = ""
-    icon: ClassVar[str] = ""  # a freedesktop icon name (QIcon.fromTheme) or a file in resources/icons/
+    icon: ClassVar[str] = ""  # a name from companion.ui.icons, a resources/icons/<name>.svg, or a theme icon
     accessible_description: ClassVar[str] = ""
     shortcut: ClassVar[str | None] = None
     order: ClassVar[int] = 100
@@ -119,7 +119,7 @@ class PlaceholderPage(Page):
 class SharedPage(PlaceholderPage):
     key = "shared"
     title = "Shared"
-    icon = "mail-send"
+    icon = "shared"
     order = 20
     accessible_description = "Reflections you chose to share with a circle, and what others shared with you."
     blurb = (
@@ -132,7 +132,7 @@ class SharedPage(PlaceholderPage):
 class CirclesPage(PlaceholderPage):
     key = "circles"
     title = "Circles"
-    icon = "system-users"
+    icon = "circles"
     order = 30
     accessible_description = "Your peer circles and their members."
     blurb = "Small peer circles you belong to, their members and safety numbers will appear here."
@@ -142,7 +142,7 @@ class CirclesPage(PlaceholderPage):
 class MeetingsPage(PlaceholderPage):
     key = "meetings"
     title = "Meetings"
-    icon = "x-office-calendar"
+    icon = "meetings"
     order = 40
     accessible_description = "Meetings and attendance for facilitators."
     blurb = "Meetings you facilitate or attend, and privacy-safe attendance reports, will appear here."

@@ -180,10 +180,18 @@ def render(out: Path) -> list[Path]:
         written.append(path)
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "demo"
-        build_demo(data)
         settings = UiSettings(theme="light", font_size=11)
         theme.apply(qapp, settings.theme, settings.font_size)
+        first = MainWindow(Path(tmp) / "new", settings=UiSettings(), interactive_errors=False)
+        first.resize(*SIZE)
+        first.show()
+        first.create_screen.passphrase.setText("four unrelated words here")
+        first.create_screen.repeat.setText("four unrelated words here")
+        shot(first, "create")
+        first.close()
+
+        data = Path(tmp) / "demo"
+        build_demo(data)
         window = MainWindow(data, settings=settings, interactive_errors=False)
         window.resize(*SIZE)
         window.show()

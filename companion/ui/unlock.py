@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from companion.ui import icons
+
 MIN_LENGTH = 8
 NO_RECOVERY = (
     "Important: nobody can recover a forgotten passphrase, not even the people who make Companion. "
@@ -99,9 +101,17 @@ class _Screen(QWidget):
         self.card.setFixedWidth(460)
         self.layout_ = QVBoxLayout(self.card)
         self.layout_.setSpacing(12)
+        self.emblem = QLabel()
+        self.emblem.setAccessibleName("Companion")
+        self.refresh_emblem()
         brand = QLabel("Companion")
         brand.setObjectName("Muted")
-        self.layout_.addWidget(brand)
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.emblem)
+        top.addWidget(brand)
+        top.addStretch(1)
+        self.layout_.addLayout(top)
         self.heading = QLabel(heading)
         self.heading.setObjectName("Heading")
         self.heading.setAccessibleName(heading)
@@ -137,6 +147,9 @@ class _Screen(QWidget):
         outer.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(2)
+
+    def refresh_emblem(self) -> None:
+        self.emblem.setPixmap(icons.icon("lock").pixmap(24, 24))
 
     def watch_caps(self, *fields: QLineEdit) -> None:
         for field in fields:
@@ -250,6 +263,7 @@ class UnlockScreen(_Screen):
         self.unlock.clicked.connect(self._submit)
 
     def set_locked_message(self, locked: bool) -> None:
+        self.refresh_emblem()
         if locked:
             self.heading.setText("Journal locked")
             self.intro.setText("Companion locked your journal. Enter your passphrase to continue.")

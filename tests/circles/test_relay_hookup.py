@@ -1,0 +1,65 @@
+"""The same circle flow over a real ``companion-relay`` on loopback instead of a folder: one branch in
+``make_transport``, nothing else changes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def relay_url(tmp_path: Path) -> Iterator[str]:
+    log = tmp_path / "relay.log"
+    cmd = [sys.executable, "-m", "companion.relay", "--host", "127.0.0.1", "--port", "0", "--db",
+           str(tmp_path / "relay.db")]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on (http://\S+)", log.read_text(errors="replace"))
+            if m:
+                break
+            if proc.poll() is not None:
+                pytest.fail("the relay did not start:\n" + log.read_text(errors="replace"))
+            time.sleep(0.05)
+        else:
+            pytest.fail("the relay did not start in time")
+        yield m.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_circle_over_relay(people, relay_url: str, tmp_path: Path) -> None:
+    from companion.sync.transports.relay import new_mailbox
+
+    ana, ben = people["ana"], people["ben"]
+    mark = "Rly7Marker"
+    cid = ana.circles.create_circle(f"R {mark}", relay=new_mailbox(relay_url).to_dict(), display_name="Ana").value.id
+    assert ana.circles.get_circle(cid).transport.startswith("relay http://127.0.0.1")
+    ben.circles.join(ana.circles.invite(cid).value.code, display_name=f"Ben {mark}")
+    ben.sync()
+    ana.sync()
+    ben.sync()
+    assert ben.circles.get_circle(cid).state == "active"
+    item = ana.circles.share(ana.entry(f"over the relay {mark}", title="R"), cid).value
+    ana.sync()
+    ben.sync()
+    assert [i.text for i in ben.inbox()] == [f"over the relay {mark}"]
+    ben.circles.reply(item.item_id, "got it")
+    ben.sync()
+    ana.sync()
+    assert [r.text for r in ana.circles.replies_to(item.item_id)] == ["got it"]
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
+    assert stored and mark.encode() not in stored

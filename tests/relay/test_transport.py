@@ -327,3 +327,19 @@ def test_relay_reset_behind_cursor_reads_again(relay: RelayProcess) -> None:
         assert t.pull("99").blobs == [b"a", b"b"]
     finally:
         t.close()
+
+
+def test_shutdown_does_not_wait_for_open_push_channels(start_relay) -> None:  # type: ignore[no-untyped-def]
+    relay = start_relay()
+    box = new_mailbox(relay.url)
+    t = transport(relay, box)
+    try:
+        t.push([b"x"])
+        t.wait(0.01)
+        assert t.connected.wait(5)
+        started = time.monotonic()
+        relay.stop()  # SIGTERM with a stream open
+        assert time.monotonic() - started < 3
+        assert relay.proc is not None and relay.proc.returncode is not None
+    finally:
+        t.close()

@@ -40,10 +40,11 @@ X25519_LOW_ORDER = [
     (P - 1).to_bytes(32, "little"),
 ]
 X25519_NON_CANONICAL = [P.to_bytes(32, "little"), (P + 1).to_bytes(32, "little"), b"\xff" * 32]
-# Small-order Ed25519 points: the identity, the point of order 2, and two of order 8 (libsodium's blocklist).
+# Small-order Ed25519 points: the identity, order 2, order 4 (y = 0) and two of order 8 (libsodium's blocklist).
 ED25519_SMALL_ORDER = [
     (1).to_bytes(32, "little"),
     (P - 1).to_bytes(32, "little"),
+    (0).to_bytes(32, "little"),
     bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
     bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
 ]
@@ -105,13 +106,23 @@ def test_small_order_non_canonical_or_off_curve_ed25519_keys_are_rejected(pool, 
         PublicIdentity.from_bytes(_with_part(pool[0].public.to_bytes(), ED_AT, point))
 
 
-def test_small_order_signing_key_would_otherwise_accept_a_forgery():
-    """Why the check matters: with the identity point as a key, (R = identity, S = 0) verifies for any message
-    under the primitive's (OpenSSL's) cofactorless verification. Companion refuses such a key when parsing it."""
-    identity_point = (1).to_bytes(32, "little")
-    ed25519.Ed25519PublicKey.from_public_bytes(identity_point).verify(identity_point + bytes(32), b"anything")
+@pytest.mark.parametrize("point", ED25519_SMALL_ORDER)
+def test_small_order_signing_keys_would_otherwise_accept_forgeries(pool, point):
+    """Why the check matters, and proof that the blocklist above holds real small-order points: under OpenSSL's
+    cofactorless verification the signature (R = identity, S = 0) verifies for a share of all messages (all of
+    them for the identity key, about 1/8 for a point of order 8). Companion refuses such keys when parsing."""
+    forgery = (1).to_bytes(32, "little") + bytes(32)
+    key = ed25519.Ed25519PublicKey.from_public_bytes(point)
+    accepted = 0
+    for i in range(120):
+        try:
+            key.verify(forgery, b"message %d" % i)
+            accepted += 1
+        except Exception:
+            pass
+    assert accepted > 0
     with pytest.raises(InvalidIdentity):
-        PublicIdentity.from_bytes(PUBLIC_MAGIC + identity_point + bytes(PUBLIC_LEN - 37))
+        PublicIdentity.from_bytes(_with_part(pool[0].public.to_bytes(), ED_AT, point))
 
 
 def test_bad_mlkem_key_is_rejected(pool):

@@ -89,12 +89,6 @@ class Defer(Exception):  # noqa: N818
         self.reason = reason
 
 
-class Done(Exception):  # noqa: N818
-    def __init__(self, outcome: str, author: str | None = None, counter: int | None = None) -> None:
-        super().__init__(outcome)
-        self.outcome, self.author, self.counter = outcome, author, counter
-
-
 class SyncEngine:
     """Sync one circle over one transport. ``clock`` (seconds) is a seam for expiry tests."""
 
@@ -114,23 +108,14 @@ class SyncEngine:
             self._push(report)
             if state in ("left", "removed"):
                 report.state = "not_syncing"
-                return report
-            cursor = self.s.circle.cursor
-            while True:
-                pulled = self.transport.pull(cursor, BATCH)
-                report.received += len(pulled.blobs)
-                with self.vault.transaction() as conn:
-                    self._apply_batch([(content_address(b), b, None) for b in pulled.blobs], report)
-                    conn.execute("UPDATE circles SET cursor = ? WHERE id = ?", (pulled.cursor, self.s.circle_id))
-                cursor = pulled.cursor
-                if not pulled.more:
-                    break
-            with self.vault.transaction():
-                pending = self.s.store.pending(self.s.circle_id)
-                if pending:
-                    self._apply_batch([(bid, blob, first) for bid, blob, first in pending], report, retry=True)
-                self.s.store.update_circle(self.s.circle_id, last_sync=now_ms())
-            self._push(report)
+            else:
+                if state == "joining":
+                    self._await_welcome(report)
+                if self.s.circle.state != "joining":
+                    self._pull_and_apply(report)
+                with self.vault.transaction():
+                    self.s.store.update_circle(self.s.circle_id, last_sync=now_ms())
+                self._push(report)
         except CompanionError as exc:  # TransportError and kin: nothing lost, try again later
             report.state = "transport_failed"
             report.error = str(exc)
@@ -147,6 +132,36 @@ class SyncEngine:
         report.joined = self._joined
         report.removed = self.s.circle.state == "removed"
         return report
+
+    def _pull_and_apply(self, report: SyncReport) -> None:
+        cursor = self.s.circle.cursor
+        while True:
+            pulled = self.transport.pull(cursor, BATCH)
+            report.received += len(pulled.blobs)
+            with self.vault.transaction() as conn:
+                self._apply_batch([(content_address(b), b, None) for b in pulled.blobs], report)
+                conn.execute("UPDATE circles SET cursor = ? WHERE id = ?", (pulled.cursor, self.s.circle_id))
+            cursor = pulled.cursor
+            if not pulled.more:
+                break
+        with self.vault.transaction():
+            pending = self.s.store.pending(self.s.circle_id)
+            if pending:
+                self._apply_batch([(bid, blob, first) for bid, blob, first in pending], report, retry=True)
+
+    def _await_welcome(self, report: SyncReport) -> None:
+        """JOINING: look only for the welcome to my invite. Nothing else is stored and the cursor does not move,
+        so once admitted the normal pull starts from the beginning and sees the circle's whole history."""
+        cursor = None
+        while self.s.circle.state == "joining":
+            pulled = self.transport.pull(cursor, BATCH)
+            mine = [b for b in pulled.blobs if b[:4] == invites.BOX_MAGIC]
+            if mine:
+                with self.vault.transaction():
+                    self._apply_batch([(content_address(b), b, None) for b in mine], report)
+            cursor = pulled.cursor
+            if not pulled.more:
+                break
 
     def _push(self, report: SyncReport) -> None:
         while True:

@@ -63,6 +63,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("circle", metavar="CIRCLE")
     p.add_argument("member", metavar="MEMBER")
 
+    p = command(csub, "decline", cmd_decline, "turn down a waiting join request")
+    p.add_argument("circle", metavar="CIRCLE")
+    p.add_argument("member", metavar="MEMBER")
+
     p = command(csub, "leave", cmd_leave, "leave the circle")
     p.add_argument("circle", metavar="CIRCLE")
 
@@ -209,6 +213,11 @@ def cmd_requests(ctx: Context) -> None:
 def cmd_approve(ctx: Context) -> None:
     m = ctx.app().circles.approve(ctx.args.circle, ctx.args.member).value
     ctx.emit(m.to_json(), f"Admitted {m.name or m.member_id}; they are welcomed on your next sync.\n{m.member_id}")
+
+
+def cmd_decline(ctx: Context) -> None:
+    ctx.app().circles.decline(ctx.args.circle, ctx.args.member)
+    ctx.emit({"declined": ctx.args.member}, "Declined; their invite can no longer be used.")
 
 
 def cmd_leave(ctx: Context) -> None:

@@ -93,15 +93,22 @@ def test_push_pull_cursors_paging_and_idempotency(relay: RelayProcess) -> None:
 def test_large_blobs_are_batched_and_split(start_relay) -> None:  # type: ignore[no-untyped-def]
     relay = start_relay("--max-body", str(600_000), "--max-envelope", str(400_000))
     box = new_mailbox(relay.url)
-    # the transport believes it may send 4 MiB per request; the relay's 413 makes it split
     t = transport(relay, box)
     try:
         blobs = [os.urandom(300_000) for _ in range(6)]
-        assert t.append(blobs) == [str(i) for i in range(1, 7)]
+        assert t.append(blobs) == [str(i) for i in range(1, 7)]  # batches sized from the relay's /healthz
         assert pull_all(t)[0] == blobs
+        # a transport that could not learn the limits (say a proxy forwards only /v1) sends 4 MiB batches;
+        # the relay's 413 makes it halve them until they fit
+        blind = transport(relay, box)
+        blind._limits_known = True
+        more = [os.urandom(300_000) for _ in range(6)]
+        assert blind.append(more) == [str(i) for i in range(7, 13)]
+        blind.close()
+        assert pull_all(t)[0] == blobs + more
         with pytest.raises(TransportError, match="larger than the relay"):
             t.push([os.urandom(500_000)])
-        assert len(pull_all(t)[0]) == 6
+        assert len(pull_all(t)[0]) == 12
     finally:
         t.close()
 

@@ -133,6 +133,7 @@ class RelayTransport(Transport):
         self._timeout = timeout
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._batch_bytes, self._batch_count = batch_bytes, batch_count
+        self._limits_known = False
         self._stream_read_timeout = stream_read_timeout
         self._sleep = sleep
         self._path = f"{self.base_url}/v1/mailboxes/{mailbox}"
@@ -174,10 +175,7 @@ class RelayTransport(Transport):
         )
 
     def _refusal(self, response: httpx.Response) -> TransportError:
-        try:
-            code = str(response.json().get("error", ""))
-        except ValueError:
-            code = ""
+        code = _error_code(response)
         if response.status_code in (401, 403):
             return RelayAccessError()
         return TransportError(
@@ -192,10 +190,24 @@ class RelayTransport(Transport):
 
     def append(self, blobs: Sequence[bytes]) -> list[str]:
         """Like ``push``, and returns each blob's cursor (the existing one for a blob already stored)."""
+        self._learn_limits()
         cursors: list[str] = []
         for batch in self._batches(blobs):
             cursors.extend(self._append_batch(batch))
         return cursors
+
+    def _learn_limits(self) -> None:
+        """Once: shrink batches to the relay's advertised limits (``/healthz``), so that a relay with a small
+        body limit is not sent requests it would cut off mid-upload. Best effort; 413 halving remains."""
+        if self._limits_known:
+            return
+        try:
+            limits = self._client.get(f"{self.base_url}/healthz", timeout=self._timeout).json()["limits"]
+            self._batch_bytes = min(self._batch_bytes, int(limits["max_body_bytes"]) - 1024)
+            self._batch_count = min(self._batch_count, int(limits["max_batch"]))
+            self._limits_known = True
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass  # offline or an older relay: the push itself reports what matters
 
     def _batches(self, blobs: Sequence[bytes]) -> Iterator[list[bytes]]:
         batch: list[bytes] = []

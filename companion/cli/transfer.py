@@ -78,7 +78,11 @@ def cmd_import(ctx: Context) -> None:
 
 
 def cmd_backup(ctx: Context) -> None:
-    app = ctx.app()
+    journal_passphrase = read_passphrase("Passphrase: ")
+    app = ctx.app(unlock=False)
+    if not app.exists:
+        ctx.app()  # raises the no-journal error
+    app.unlock(journal_passphrase)
     if ctx.args.separate_passphrase:
         value = os.environ.get(ENV_BACKUP_PASSPHRASE)
         passphrase = (
@@ -87,7 +91,7 @@ def cmd_backup(ctx: Context) -> None:
             else read_passphrase("Passphrase for the backup: ", env=ENV_BACKUP_PASSPHRASE, confirm=True)
         )
     else:
-        passphrase = read_passphrase("Passphrase: ")  # the journal's own (already given to unlock it)
+        passphrase = journal_passphrase  # the backup opens with the journal's passphrase
     info = app.transfer.backup(ctx.args.output, passphrase=passphrase, separate=ctx.args.separate_passphrase)
     ctx.emit(
         {"output": str(info.path), "bytes": info.size},

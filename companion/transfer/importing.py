@@ -13,7 +13,14 @@ from collections.abc import Callable
 from companion.errors import CancelledError, ImportFormatError, InvalidInputError
 from companion.journal.entries import Journal, NewEntry, check_mood, normalize_tags
 from companion.transfer.attachments import Attachments, check_image
-from companion.transfer.model import ALREADY_IMPORTED, ImportedEntry, ImportReport, ParsedSource, Skip
+from companion.transfer.model import (
+    ALREADY_IMPORTED,
+    TWICE_IN_SOURCE,
+    ImportedEntry,
+    ImportReport,
+    ParsedSource,
+    Skip,
+)
 from companion.vault.store import Vault
 
 Progress = Callable[[int, int], None]
@@ -30,21 +37,6 @@ def apply(
 ) -> ImportReport:
     journal, attachments = Journal(vault), Attachments(vault)
     report = ImportReport(parsed.format, parsed.source, skipped=list(parsed.skipped))
-    known_keys, known_uids = journal.known_keys(
-        [e.source_key for e in parsed.entries if e.source_key], [e.uid for e in parsed.entries if e.uid]
-    )
-    fresh: list[ImportedEntry] = []
-    for entry in parsed.entries:
-        if (entry.source_key and entry.source_key in known_keys) or (entry.uid and entry.uid in known_uids):
-            report.skipped.append(Skip(entry.where, ALREADY_IMPORTED))
-            continue
-        if entry.source_key:
-            known_keys.add(entry.source_key)
-        if entry.uid:
-            known_uids.add(entry.uid)
-        fresh.append(entry)
-
-    total = len(fresh)
 
     def check_cancel() -> None:
         if cancelled is not None and cancelled():
@@ -52,6 +44,28 @@ def apply(
 
     check_cancel()
     with vault.transaction() as conn:
+        # Checked under the write lock, so a concurrent import of the same source cannot slip in between.
+        known_keys, known_uids = journal.known_keys(
+            [e.source_key for e in parsed.entries if e.source_key], [e.uid for e in parsed.entries if e.uid]
+        )
+        seen_keys: set[str] = set()
+        seen_uids: set[str] = set()
+        fresh: list[ImportedEntry] = []
+        for entry in parsed.entries:
+            if (entry.source_key and entry.source_key in known_keys) or (
+                entry.uid and entry.uid in known_uids
+            ):
+                report.skipped.append(Skip(entry.where, ALREADY_IMPORTED))
+                continue
+            if (entry.source_key and entry.source_key in seen_keys) or (entry.uid and entry.uid in seen_uids):
+                report.skipped.append(Skip(entry.where, TWICE_IN_SOURCE))
+                continue
+            if entry.source_key:
+                seen_keys.add(entry.source_key)
+            if entry.uid:
+                seen_uids.add(entry.uid)
+            fresh.append(entry)
+        total = len(fresh)
         tags_before = conn.execute("SELECT count(*) FROM tags").fetchone()[0]
         for start in range(0, total, BATCH):
             batch = fresh[start : start + BATCH]

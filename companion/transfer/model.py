@@ -103,6 +103,7 @@ class ImportReport:
 
 
 ALREADY_IMPORTED = "already in the journal (imported before)"
+TWICE_IN_SOURCE = "the same entry appears earlier in this source"
 
 
 def _plural(n: int, one: str, many: str) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from companion.cli import main
+from companion.services import Companion
+from companion.vault.header import FLOOR
 from tests.transfer.conftest import FIXTURES, JPEG, PASSPHRASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +116,19 @@ def test_command_line_does_not_import_qt_except_for_pdf(app, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_cli_json_export_then_companion_import_into_a_new_journal(cli, app, tmp_path, monkeypatch, capsys):
+    cli("import", "--format", "dayone", str(FIXTURES / "dayone"))
+    cli("add", "mine", "--title", "T", "--tag", "x", "--mood", "3")
+    out = tmp_path / "all.json"
+    assert cli("export", "--format", "json", "--output", str(out))[0] == 0
+    other = tmp_path / "other"
+    Companion(other).create(PASSPHRASE, params=FLOOR)  # cheaper than `init` (the CLI uses the default KDF)
+    assert main(["--data-dir", str(other), "import", "--format", "companion", str(out), "--json"]) == 0
+    captured = capsys.readouterr().out
+    report = json.loads(captured[captured.index("{") :])
+    assert (report["entries"], report["attachments"]) == (4, 1)
+    assert main(["--data-dir", str(other), "import", "--format", "companion", str(out), "--json"]) == 0
+    captured = capsys.readouterr().out
+    assert json.loads(captured[captured.index("{") :])["entries"] == 0

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from companion.journal.entries import Entry, EntrySummary
+from companion.journal.entries import EntrySummary
 from companion.journal.search import Filters
 from companion.services import Changes
 from companion.ui import theme
-from companion.ui.dialogs import ask
+from companion.ui.dialogs import Button, ask
 from companion.ui.editor import EntryEditor
 from companion.ui.entry_model import MOODS, EntryDelegate, EntryListModel, IdRole, Query, format_day, one_line
 from companion.ui.pages import Page, register
@@ -77,6 +77,17 @@ class MarkedCalendar(QCalendarWidget):
             painter.restore()
 
 
+class SearchField(QLineEdit):
+    """Escape clears the search (and the list goes back to every entry)."""
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.text():
+            self.clear()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class EntryItemList(QListWidget):
     """A short list of entries (a day's, on this day, trash): plain-text items carrying their id."""
 
@@ -112,7 +123,7 @@ class JournalPage(Page):
         self._select_after_load: int | None = None
 
         # -- entries tab -------------------------------------------------------------------------------------
-        self.search = QLineEdit()
+        self.search = SearchField()
         self.search.setPlaceholderText("Search your journal (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search")
@@ -364,12 +375,10 @@ class JournalPage(Page):
         if entry_id is None:
             self.editor.new_entry(with_prompt=False)
             return
-        self.editor.flush()
-        self.editor.clear_for_lock()
+        self.editor.new_entry(with_prompt=False)  # saves pending edits first (queued before the trash op)
         self.ops.collection_op(lambda app: app.journal.trash_entry(entry_id)).success(
             lambda _e: self.ctx.status("Moved to the trash. You can restore it from Trash.")
         ).run()
-        self.editor.new_entry(with_prompt=False)
 
     def current_filters(self) -> Filters:
         tag = self.tag_filter.currentData()
@@ -459,7 +468,7 @@ class JournalPage(Page):
             self,
             "Delete forever?",
             "Delete this entry permanently? This cannot be undone.",
-            yes=_delete_button(),
+            yes=Button.Yes,
         ):
             return
         self.ops.collection_op(lambda app: app.journal.purge_entry(entry_id)).run()
@@ -469,7 +478,7 @@ class JournalPage(Page):
             self,
             "Empty trash?",
             "Delete every entry in the trash permanently? This cannot be undone.",
-            yes=_delete_button(),
+            yes=Button.Yes,
         ):
             return
         self.ops.collection_op(lambda app: app.journal.empty_trash()).run()
@@ -523,15 +532,6 @@ class JournalPage(Page):
         if index == 1:
             self.load_day()
 
-    def opened_entry(self) -> Entry | None:
-        return None
-
 
 def format_day_only(day: date) -> str:
     return f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
-
-
-def _delete_button():
-    from companion.ui.dialogs import Button
-
-    return Button.Yes

@@ -18,6 +18,10 @@ Usage::
     runner.collection_op(lambda app: app.journal.add_entry(text)).success(on_added).run()
     runner.query_op(lambda app: app.journal.recent(50)).success(model.set_rows).run()
     runner.query_op(export, progress="Exporting…", parent=self).success(done).run()   # op(app, task)
+    runner.network_op(lambda: relay.fetch(cursor)).success(apply).run()   # no vault: its own thread pool
+
+Network and sync work runs on a separate ``QThreadPool`` (:meth:`OpRunner.network_op`) so a slow relay never
+holds up the journal; such ops get no ``Companion`` and must hand results to a vault op to store them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from companion.errors import CancelledError, CompanionError, VaultLockedError
@@ -99,6 +103,25 @@ class _Worker(QThread):
             job = None  # drop our reference: results may hold decrypted text
 
 
+class _PoolBridge(QObject):
+    done = Signal(object)
+
+
+class _PoolJob(QRunnable):
+    def __init__(self, job: _Job, bridge: _PoolBridge) -> None:
+        super().__init__()
+        self.job, self.bridge = job, bridge
+
+    def run(self) -> None:
+        job = self.job
+        try:
+            job.result = job.fn()
+        except BaseException as exc:
+            job.error = exc
+        self.bridge.done.emit(job)
+        self.job = None
+
+
 class ErrorPresenter(QObject):
     """The one place errors are shown. ``CompanionError`` messages are written for the person; anything else
     gets a generic message (the details go to the log by type only: never content)."""
@@ -139,6 +162,10 @@ class OpRunner(QObject):
         self._worker = _Worker()
         self._worker.done.connect(self._finished)
         self._worker.start()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(4)
+        self._pool_bridge = _PoolBridge()
+        self._pool_bridge.done.connect(self._finished)
 
     # -- building ops ----------------------------------------------------------------------------------------
 
@@ -149,6 +176,15 @@ class OpRunner(QObject):
     def query_op(self, op: Callable[..., T], **kw: Any) -> Op[T]:
         """A read: ``op(app)`` returns a plain value."""
         return Op(self, op, mutation=False, **kw)
+
+    def network_op(self, op: Callable[..., T], **kw: Any) -> Op[T]:
+        """Work that must not use the vault (network, sync transport): ``op()`` (or ``op(task)`` with
+        ``progress=``) runs on the network thread pool, never on the vault worker."""
+        return Op(self, op, mutation=False, pool=True, **kw)
+
+    def on_vault_thread(self) -> bool:
+        """True when called from the vault worker (for assertions in ops)."""
+        return QThread.currentThread() is self._worker
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -167,12 +203,16 @@ class OpRunner(QObject):
         self._worker.jobs.put(_Job(0, -1, self.companion.lock, lambda job: None))
         self._worker.jobs.put(None)
         self._worker.wait(timeout_ms)
+        self.pool.waitForDone(timeout_ms)
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _submit(self, job: _Job) -> None:
+    def _submit(self, job: _Job, *, pool: bool = False) -> None:
         self._pending += 1
-        self._worker.jobs.put(job)
+        if pool:
+            self.pool.start(_PoolJob(job, self._pool_bridge))
+        else:
+            self._worker.jobs.put(job)
 
     @Slot(object)
     def _finished(self, job: _Job) -> None:
@@ -196,8 +236,10 @@ class Op(Generic[T]):
         progress: str | None = None,
         parent: QWidget | None = None,
         keep_after_lock: bool = False,
+        pool: bool = False,
     ) -> None:
         self._runner = runner
+        self._pool = pool
         self._op = op
         self._mutation = mutation
         self._progress_label = progress
@@ -230,12 +272,11 @@ class Op(Generic[T]):
             dialog.canceled.connect(self.task.cancel)
             self._dialog, self._bridge = dialog, bridge
             task = self.task
-            fn: Callable[[], Any] = lambda: self._op(app, task)  # noqa: E731
+            fn: Callable[[], Any] = (lambda: self._op(task)) if self._pool else (lambda: self._op(app, task))
         else:
-            fn = lambda: self._op(app)  # noqa: E731
-        runner._submit(
-            _Job(next(runner._serial), runner.generation, fn, self._done, keep_after_lock=self._keep)
-        )
+            fn = self._op if self._pool else (lambda: self._op(app))
+        job = _Job(next(runner._serial), runner.generation, fn, self._done, keep_after_lock=self._keep)
+        runner._submit(job, pool=self._pool)
         return self
 
     def _done(self, job: _Job) -> None:

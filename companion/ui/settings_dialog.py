@@ -207,7 +207,7 @@ class SettingsDialog(QDialog):
             self.export_status.setText(str(exc) if str(exc) else "Export failed.")
             self.exported.emit(-1)
 
-        self.ops.query_op(
+        self.export_op = self.ops.query_op(
             lambda app, task: app.journal.export(
                 fmt, path, progress=task.report, cancelled=task.is_cancelled
             ),

@@ -64,7 +64,8 @@ def test_write_autosave_lock_unlock_and_find_by_search(qtbot, unlocked):
     qtbot.waitUntil(lambda: len(rows(window)) == 1 and rows(window)[0].snippet is not None, timeout=5000)
     assert "\x02boundary\x03" in rows(window)[0].snippet
     qtbot.waitUntil(lambda: window.journal.result_label.text() == "1 result")
-    window.journal.search.clear()
+    qtbot.keyClick(window.journal.search, Qt.Key.Key_Escape)
+    assert window.journal.search.text() == ""
     qtbot.keyClicks(window.journal.search, "nothingmatches")
     qtbot.waitUntil(lambda: window.journal.result_label.text() == "0 results", timeout=5000)
     assert rows(window) == []

@@ -450,3 +450,64 @@ def test_app_starts_in_a_subprocess_and_shows_the_create_screen(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "companion-ui: create shown" in result.stdout
+
+
+def test_vault_ops_run_on_one_worker_and_network_ops_elsewhere(qtbot, unlocked):
+    ops = unlocked.ops
+    seen = run_query(qtbot, unlocked, lambda app: ops.on_vault_thread())
+    assert seen is True
+    box = {}
+    ops.network_op(lambda: ops.on_vault_thread()).success(lambda v: box.setdefault("net", v)).run()
+    qtbot.waitUntil(lambda: "net" in box)
+    assert box["net"] is False
+
+
+def test_failures_go_to_the_one_presenter(qtbot, unlocked):
+    from companion.errors import NotFoundError
+
+    with qtbot.waitSignal(unlocked.presenter.shown) as blocker:
+        unlocked.ops.query_op(lambda app: app.journal.get_entry(999_999)).run()
+    assert blocker.args == [str(NotFoundError("There is no entry 999999."))]
+    with qtbot.waitSignal(unlocked.presenter.shown) as blocker:
+        unlocked.ops.query_op(lambda app: 1 / 0).run()
+    assert "did not finish" in blocker.args[0] and "division" not in blocker.args[0]
+
+
+def test_export_can_be_cancelled(qtbot, unlocked, tmp_path):
+    seed(qtbot, unlocked, [(f"entry {i}", f"E{i}", [], None, None) for i in range(20)])
+    dialog = unlocked.open_settings()
+    unlocked.ops.query_op(lambda app: time.sleep(0.3)).run()  # keep the worker busy for a moment
+    with qtbot.waitSignal(dialog.exported, timeout=10000) as blocker:
+        dialog.export_to("json", tmp_path / "cancelled.json")
+        dialog.export_op.task.cancel()
+    assert blocker.args == [-1]
+    assert "cancelled" in dialog.export_status.text()
+    assert not (tmp_path / "cancelled.json").exists()
+    dialog.reject()
+
+
+def test_a_feature_page_replaces_its_placeholder(qtbot, make_window):
+    from companion.ui import pages
+
+    original = pages._REGISTRY["circles"]
+    seen = []
+
+    @pages.register
+    class RealCircles(pages.Page):
+        key = "circles"
+        title = "Circles"
+        icon = "circles"
+        order = 30
+        accessible_description = "Circles, for real"
+        def on_changes(self, changes):
+            seen.append(changes)
+
+    try:
+        window = make_window()
+        create_journal(qtbot, window)
+        page = next(p for p in window.pages if p.key == "circles")
+        assert isinstance(page, RealCircles)
+        seed(qtbot, window, [("x", "x", [], None, None)])
+        assert seen
+    finally:
+        pages._REGISTRY["circles"] = original

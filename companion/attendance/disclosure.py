@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.attendance.report import ADDITIVE, FORMATS, MEASURES, PERSON_MEASURES, ROWS, Cell, Counts
-from companion.attendance.solver import INFINITY, Box, Constraint, Linear, ProductBound, spans_at_least
+from companion.attendance.solver import (
+    INFINITY,
+    Box,
+    Constraint,
+    Linear,
+    ProductBound,
+    solve_within,
+    spans_at_least,
+)
 from companion.errors import InvalidInputError
 
 Shown = int | str  # a published cell: a number, or a marker for a hidden value
@@ -153,7 +161,7 @@ def protect(counts: Counts, profile: Profile) -> Published:
     hidden = primary_hidden(counts, profile)
     while True:
         published = render(counts, hidden, profile)
-        weak = weakest_hidden(published, profile)
+        weak = weakest_hidden(published, profile, counts)
         if weak is None:
             return published
         candidate = _next_to_hide(counts, hidden, weak, profile)
@@ -173,18 +181,33 @@ def _next_to_hide(counts: Counts, hidden: set[Cell], weak: Cell, profile: Profil
         return None
     for candidate in pool:
         box, constraints = public_model(render(counts, hidden | {candidate}, profile), profile)
-        if spans_at_least(box, constraints, weak, profile.protection):
+        if spans_at_least(box, constraints, weak, profile.protection, counts[weak]):
             return candidate
     return pool[0]
 
 
-def weakest_hidden(published: Published, profile: Profile) -> Cell | None:
-    """The first hidden count a reader could narrow to fewer than ``protection + 1`` values, or None."""
+def weakest_hidden(published: Published, profile: Profile, counts: Counts | None = None) -> Cell | None:
+    """The first hidden count a reader could narrow to fewer than ``protection + 1`` values, or None.
+    ``counts`` (the truth, when known) only speeds the search up."""
     box, constraints = public_model(published, profile)
+    width = profile.protection
+    witnesses: list[dict] = []  # solutions found on the way: each may already show other cells are protected
     for cell in hidden_cells(published):
         if cell[1] == "hours":
             continue
-        if not spans_at_least(box, constraints, cell, profile.protection):
+        if counts is None:
+            if not spans_at_least(box, constraints, cell, width):
+                return cell
+            continue
+        truth = counts[cell]
+        if any(abs(w[cell] - truth) >= width for w in witnesses):
+            continue
+        found = solve_within(box, constraints, cell, truth + width, INFINITY) or solve_within(
+            box, constraints, cell, -INFINITY, truth - width
+        )
+        if found is not None:
+            witnesses.append(found)
+        elif not spans_at_least(box, constraints, cell, width):
             return cell
     return None
 

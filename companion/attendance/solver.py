@@ -48,78 +48,116 @@ def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
-def _tighten(box: Box, var: Var, lo: int, hi: int) -> bool:
+def _tighten(box: Box, var: Var, lo: int, hi: int, changed: list[Var]) -> None:
     old_lo, old_hi = box[var]
-    new_lo, new_hi = max(old_lo, lo), min(old_hi, hi)
+    new_lo = lo if lo > old_lo else old_lo
+    new_hi = hi if hi < old_hi else old_hi
     if new_lo > new_hi:
         raise Infeasible
-    if (new_lo, new_hi) != (old_lo, old_hi):
+    if new_lo != old_lo or new_hi != old_hi:
         box[var] = (new_lo, new_hi)
-        return True
-    return False
+        changed.append(var)
 
 
-def _propagate_linear(box: Box, c: Linear) -> bool:
+def _propagate_linear(box: Box, c: Linear, changed: list[Var]) -> None:
     mins = []
     maxs = []
     for var, coef in c.terms:
         lo, hi = box[var]
-        mins.append(coef * lo if coef >= 0 else coef * hi)
-        maxs.append(coef * hi if coef >= 0 else coef * lo)
+        if coef >= 0:
+            mins.append(coef * lo)
+            maxs.append(coef * hi)
+        else:
+            mins.append(coef * hi)
+            maxs.append(coef * lo)
     total_min, total_max = sum(mins), sum(maxs)
     if total_min > c.hi or total_max < c.lo:
         raise Infeasible
-    changed = False
     for i, (var, coef) in enumerate(c.terms):
-        rest_min, rest_max = total_min - mins[i], total_max - maxs[i]
-        # coef * var in [c.lo - rest_max, c.hi - rest_min]
-        t_lo, t_hi = c.lo - rest_max, c.hi - rest_min
+        # coef * var lies in [c.lo - (the rest at its largest), c.hi - (the rest at its smallest)]
+        t_lo = c.lo - (total_max - maxs[i])
+        t_hi = c.hi - (total_min - mins[i])
         if coef > 0:
             lo, hi = _ceil_div(t_lo, coef), t_hi // coef
         else:
             lo, hi = _ceil_div(t_hi, coef), t_lo // coef
-        changed |= _tighten(box, var, lo, hi)
-    return changed
+        _tighten(box, var, lo, hi, changed)
 
 
-def _propagate_product(box: Box, c: ProductBound) -> bool:
+def _propagate_product(box: Box, c: ProductBound, changed: list[Var]) -> None:
     a_lo, a_hi = box[c.a]
     u_hi = box[c.u][1]
     s_hi = box[c.s][1]
-    changed = _tighten(box, c.a, a_lo, min(a_hi, u_hi * s_hi))
+    _tighten(box, c.a, a_lo, min(a_hi, u_hi * s_hi), changed)
     a_lo = box[c.a][0]
     if a_lo > 0:
-        changed |= _tighten(box, c.u, _ceil_div(a_lo, s_hi) if s_hi > 0 else INFINITY, u_hi)
-        changed |= _tighten(box, c.s, _ceil_div(a_lo, box[c.u][1]) if box[c.u][1] > 0 else INFINITY, s_hi)
-    return changed
+        _tighten(box, c.u, _ceil_div(a_lo, s_hi) if s_hi > 0 else INFINITY, u_hi, changed)
+        u_hi = box[c.u][1]
+        _tighten(box, c.s, _ceil_div(a_lo, u_hi) if u_hi > 0 else INFINITY, s_hi, changed)
 
 
-def propagate(box: Box, constraints: Sequence[Constraint]) -> Box:
-    """Narrow every interval until nothing changes; raises :class:`Infeasible` when no solution is left."""
+MAX_STEPS = 20_000  # constraint revisions per propagation; beyond it the search splits instead (still exact)
+
+
+def _index(constraints: Sequence[Constraint]) -> dict[Var, list[int]]:
+    watch: dict[Var, list[int]] = {}
+    for i, c in enumerate(constraints):
+        names = [v for v, _ in c.terms] if isinstance(c, Linear) else [c.a, c.u, c.s]
+        for v in names:
+            watch.setdefault(v, []).append(i)
+    return watch
+
+
+def propagate(box: Box, constraints: Sequence[Constraint], watch: dict[Var, list[int]] | None = None) -> Box:
+    """Narrow the intervals (revisiting only constraints whose variables changed) until nothing changes, or
+    for at most :data:`MAX_STEPS` revisions; raises :class:`Infeasible` when no solution is left. Stopping
+    early only leaves intervals wider than they could be, never wrong."""
     box = dict(box)
-    changed = True
-    while changed:
-        changed = False
-        for c in constraints:
-            if isinstance(c, Linear):
-                changed |= _propagate_linear(box, c)
-            else:
-                changed |= _propagate_product(box, c)
+    watch = watch if watch is not None else _index(constraints)
+    queue = list(range(len(constraints)))
+    queued = set(queue)
+    steps = 0
+    changed: list[Var] = []
+    while queue and steps < MAX_STEPS:
+        i = queue.pop()
+        queued.discard(i)
+        steps += 1
+        c = constraints[i]
+        if isinstance(c, Linear):
+            _propagate_linear(box, c, changed)
+        else:
+            _propagate_product(box, c, changed)
+        if changed:
+            for v in changed:
+                for j in watch[v]:
+                    if j not in queued:
+                        queued.add(j)
+                        queue.append(j)
+            changed.clear()
     return box
 
 
 def feasible(box: Box, constraints: Sequence[Constraint]) -> bool:
     """Whether some integer assignment inside ``box`` satisfies every constraint (complete search)."""
+    return solve(box, constraints) is not None
+
+
+def solve(box: Box, constraints: Sequence[Constraint]) -> dict[Var, int] | None:
+    """One integer assignment inside ``box`` that satisfies every constraint, or None if there is none."""
+    watch = _index(constraints)
     try:
-        return _search(propagate(box, constraints), constraints)
+        return _search(propagate(box, constraints, watch), constraints, watch)
     except Infeasible:
-        return False
+        return None
 
 
-def _search(box: Box, constraints: Sequence[Constraint]) -> bool:
+def _search(
+    box: Box, constraints: Sequence[Constraint], watch: dict[Var, list[int]]
+) -> dict[Var, int] | None:
     open_vars = [(hi - lo, repr(v), v) for v, (lo, hi) in box.items() if hi > lo]
-    if not open_vars:
-        return True  # propagation of every constraint over fixed values is an exact check
+    if not open_vars:  # every variable fixed: evaluate each constraint exactly
+        assignment = {v: lo for v, (lo, _) in box.items()}
+        return assignment if check_assignment(assignment, constraints) else None
     _, _, var = min(open_vars)
     lo, hi = box[var]
     # Try the low end first (small counts satisfy most relations), then split the rest in halves.
@@ -130,11 +168,12 @@ def _search(box: Box, constraints: Sequence[Constraint]) -> bool:
         trial = dict(box)
         trial[var] = part
         try:
-            if _search(propagate(trial, constraints), constraints):
-                return True
+            found = _search(propagate(trial, constraints, watch), constraints, watch)
         except Infeasible:
             continue
-    return False
+        if found is not None:
+            return found
+    return None
 
 
 def feasible_range(box: Box, constraints: Sequence[Constraint], var: Var) -> tuple[int, int] | None:
@@ -176,15 +215,36 @@ def _first_feasible(
 
 
 def _has(box: Box, constraints: Sequence[Constraint], var: Var, lo: int, hi: int) -> bool:
+    return solve_within(box, constraints, var, lo, hi) is not None
+
+
+def solve_within(
+    box: Box, constraints: Sequence[Constraint], var: Var, lo: int, hi: int
+) -> dict[Var, int] | None:
+    """A solution with ``lo <= var <= hi``, or None."""
     trial = dict(box)
     trial[var] = (max(lo, box[var][0]), min(hi, box[var][1]))
     if trial[var][0] > trial[var][1]:
-        return False
-    return feasible(trial, constraints)
+        return None
+    return solve(trial, constraints)
 
 
-def spans_at_least(box: Box, constraints: Sequence[Constraint], var: Var, width: int) -> bool:
-    """Whether ``var`` has two feasible values at least ``width`` apart (cheaper than a full range)."""
+def spans_at_least(
+    box: Box, constraints: Sequence[Constraint], var: Var, width: int, known: int | None = None
+) -> bool:
+    """Whether ``var`` has two feasible values at least ``width`` apart (cheaper than a full range).
+
+    ``known`` may give one value already known to be feasible (the true one): then a single search for a
+    value ``width`` away from it usually settles the question; the answer is exact either way."""
+    if known is not None and (
+        _has(box, constraints, var, known + width, INFINITY)
+        or _has(box, constraints, var, -INFINITY, known - width)
+    ):
+        return True
+    return _spans_exact(box, constraints, var, width)
+
+
+def _spans_exact(box: Box, constraints: Sequence[Constraint], var: Var, width: int) -> bool:
     try:
         narrowed = propagate(box, constraints)
     except Infeasible:

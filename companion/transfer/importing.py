@@ -74,7 +74,13 @@ def apply(
                 report.skipped.extend(entry.skipped)
                 for number, attachment in enumerate(entry.attachments, start=1):
                     try:
-                        check_image(attachment.data, attachment.name)
+                        data = attachment.read()
+                    except OSError as exc:
+                        raise ImportFormatError(
+                            parsed.source, entry.where, f"“{attachment.name}” could not be read ({exc})"
+                        ) from None
+                    try:
+                        check_image(data, attachment.name)
                     except InvalidInputError as exc:
                         report.skipped.append(Skip(f"{entry.where}, attachment {number}", str(exc)))
                         continue
@@ -85,7 +91,7 @@ def apply(
                     )
                     attachments.add(
                         entry_id,
-                        attachment.data,
+                        data,
                         name=attachment.name,
                         uid=uid,
                         created_at=attachment.created_at,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,12 +11,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ImportedAttachment:
-    """An image to store with an entry. ``data`` stays in memory until it is written into the vault."""
+    """An image to store with an entry: its bytes, or ``load`` to read them only when the entry is written.
+
+    Loading late keeps a large export (thousands of photos) from being held in memory all at once; the bytes
+    go from the source straight into the vault, never to a temporary file.
+    """
 
     name: str
-    data: bytes
+    data: bytes | None = None
     uid: str | None = None
     created_at: datetime | None = None
+    load: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.load is None:
+            return b""
+        return self.load()
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,17 @@ def test_not_an_export(app, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImportFormatError, match="no journal JSON file"):
         app.transfer.import_file("dayone", tmp_path / "empty")
+
+
+def test_damaged_photo_in_zip_is_an_error_naming_the_entry(app, fixtures, tmp_path):
+    archive = zip_folder(fixtures / "dayone", tmp_path / "export.zip")
+    data = bytearray(archive.read_bytes())
+    # the photo's local header name is followed by its compressed bytes: damage one of them
+    index = data.find(b"photos/") + 60
+    assert index > 60
+    data[index] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ImportFormatError) as caught:
+        app.transfer.import_file("dayone", archive)
+    assert "entry 1 (8C1F2A4B6D0E4F7A9B3C5D7E9F1A2B3C)" in str(caught.value)
+    assert app.journal.count() == 0

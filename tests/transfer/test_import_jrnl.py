@@ -147,3 +147,14 @@ def test_cancel_midway_imports_nothing(app, tmp_path):
     assert (
         app.transfer.import_file("jrnl", tmp_path / "big.txt").value.entries == 4500
     )  # and it can be redone
+
+
+def test_windows_line_endings_and_encrypted_journals(app, tmp_path):
+    source = tmp_path / "crlf.txt"
+    source.write_bytes(b"[2024-01-01 09:00] Title.\r\nBody line @tag\r\n\r\n[2024-01-02 10:00] Next.\r\n")
+    assert app.transfer.import_file("jrnl", source).value.entries == 2
+    assert all("\r" not in app.journal.get_entry(e.id).body for e in app.journal.recent())
+    encrypted = tmp_path / "secret.txt"
+    encrypted.write_text("gAAAAABlZ2V0aGVyIHdpdGggYSBmZXJuZXQgdG9rZW4=\n", encoding="ascii")
+    with pytest.raises(ImportFormatError, match="encrypted"):
+        app.transfer.import_file("jrnl", encrypted)

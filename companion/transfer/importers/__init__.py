@@ -46,7 +46,7 @@ def read_text(path: Path, data: bytes | None = None, *, name: str | None = None)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ImportFormatError(name or str(path), f"line {line}", "this is not UTF-8 text") from None
-    return text.removeprefix("\ufeff")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 def load_json(text: str, name: str) -> object:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -48,7 +49,11 @@ def parse(path: Path) -> ParsedSource:
         )
     for member in journals:
         name = f"{path.name}/{member}"
-        _parse_journal(read_text(path, files.read(member), name=name), name, member, files, parsed)
+        try:
+            raw = files.read(member)
+        except OSError as exc:
+            raise ImportFormatError(name, "", f"the file could not be read ({exc})") from None
+        _parse_journal(read_text(path, raw, name=name), name, member, files, parsed)
     return parsed
 
 
@@ -76,7 +81,10 @@ class _Zip(_Files):
         self.names = list(self.infos)
 
     def read(self, name: str) -> bytes:
-        return self.zf.read(self.infos[name])
+        try:
+            return self.zf.read(self.infos[name])
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a damaged member (bad CRC, truncated)
+            raise OSError(f"{name} is damaged in the zip file: {exc}") from None
 
     def size(self, name: str) -> int:
         return self.infos[name].file_size
@@ -227,4 +235,4 @@ def _photo(
         return None
     created = _when(photo.get("date"), None)
     filename = photo.get("filename") if isinstance(photo.get("filename"), str) else f"{md5}.{kind}"
-    return ImportedAttachment(name=filename, data=files.read(member), created_at=created)
+    return ImportedAttachment(name=filename, load=lambda: files.read(member), created_at=created)

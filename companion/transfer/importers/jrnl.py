@@ -138,6 +138,13 @@ def parse_text(text: str, name: str) -> ParsedSource:
             current = (line_no, moment, [header.group(2)])
         elif current is not None:
             current[2].append(line.rstrip())
+        elif line.strip().startswith("gAAAAA"):  # a Fernet token: jrnl's encrypted journal file
+            raise ImportFormatError(
+                name,
+                f"line {line_no}",
+                "this jrnl journal is encrypted; let jrnl decrypt it first "
+                "(jrnl --format json > export.json) and import that file",
+            )
         elif line.strip():
             raise ImportFormatError(
                 name,

@@ -88,7 +88,7 @@ def _with_files(entry: ImportedEntry, folder: Path, root: Path, used: set[Path])
         if path.stat().st_size > MAX_BYTES:
             notes.append(Skip(entry.where, f"the attachment “{path.name}” is too large"))
             continue
-        found.append(ImportedAttachment(name=path.name, data=path.read_bytes()))
+        found.append(ImportedAttachment(name=path.name, load=path.read_bytes))
         used.add(path)
     return replace(entry, metadata=metadata, attachments=tuple(found), skipped=tuple(notes))
 

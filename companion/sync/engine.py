@@ -257,14 +257,23 @@ class SyncEngine:
             asked.append(member_id)
             return self.s.public_of(member_id)
 
+        # Open first: for a recipient (the common case) that is one signature check and the trial decryption.
+        # Only when it fails do we check the signature alone, to tell "not for me" from "forged or damaged".
+        # Either way the signature is verified before anything is read or applied.
+        self._opened = None
         try:
-            header = verify_envelope(blob, author_key)
+            opened = open_envelope(blob, me=self.s.me, author_key=author_key)
+            header, self._opened = opened.header, (blob, opened.payload)
         except InvalidEnvelope:
-            if not asked:
-                raise Reject("unreadable") from None
-            if self.s.public_of(asked[0]) is None:
-                raise Defer("unknown_author") from None
-            raise Reject("invalid_signature", asked[0]) from None
+            asked.clear()
+            try:
+                header = verify_envelope(blob, author_key)
+            except InvalidEnvelope:
+                if not asked:
+                    raise Reject("unreadable") from None
+                if self.s.public_of(asked[0]) is None:
+                    raise Defer("unknown_author") from None
+                raise Reject("invalid_signature", asked[0]) from None
         author = header.author
         if header.circle_id != self.s.circle_id:
             raise Reject("wrong_circle", author)
@@ -287,17 +296,15 @@ class SyncEngine:
         return outcome, author, header.counter
 
     def _open(self, blob: bytes) -> Any | None:
-        """Open an envelope addressed to me; ``None`` if it is not for me."""
-        try:
-            opened = open_envelope(blob, me=self.s.me, author_key=self.s.public_of)
-        except InvalidEnvelope:
+        """The payload of the envelope being decided (opened in :meth:`_one`); ``None`` if it is not for me."""
+        if self._opened is None or self._opened[0] is not blob:
             return None
         try:
-            data = json.loads(opened.payload.decode("utf-8"))
+            data = json.loads(self._opened[1].decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise Reject("malformed", opened.header.author) from None
+            raise Reject("malformed") from None
         if not isinstance(data, dict):
-            raise Reject("malformed", opened.header.author)
+            raise Reject("malformed")
         return data
 
     # roster ---------------------------------------------------------------------------------------------------
@@ -562,6 +569,7 @@ class SyncEngine:
         return "applied"
 
     # per-run scratch, reset in sync()
+    _opened: tuple[bytes, bytes] | None = None  # (blob, payload) of the envelope being decided
     _changed: set[str]
     _admitted: list[str]
     _joined: bool

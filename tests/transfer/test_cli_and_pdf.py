@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 import subprocess
@@ -132,3 +133,21 @@ def test_cli_json_export_then_companion_import_into_a_new_journal(cli, app, tmp_
     assert main(["--data-dir", str(other), "import", "--format", "companion", str(out), "--json"]) == 0
     captured = capsys.readouterr().out
     assert json.loads(captured[captured.index("{") :])["entries"] == 0
+
+
+def test_pdf_pages_grow_with_entries_and_the_range_selects(app, tmp_path):
+    from datetime import date
+
+    for day in range(1, 29):
+        app.journal.add_entry(
+            ("A long paragraph of reflection. " * 40 + "\n") * 3,
+            title=f"Day {day}",
+            created_at=f"2024-02-{day:02d}",
+        )
+    everything, february_week = tmp_path / "all.pdf", tmp_path / "week.pdf"
+    assert app.transfer.export("pdf", everything) == 28
+    assert (
+        app.transfer.export("pdf", february_week, date_from=date(2024, 2, 1), date_to=date(2024, 2, 7)) == 7
+    )
+    pages = [len(re.findall(rb"/Type\s*/Page(?!s)", p.read_bytes())) for p in (everything, february_week)]
+    assert pages[0] > pages[1] >= 1

@@ -182,6 +182,8 @@ class EntryListModel(QAbstractListModel):
         self.loading = False
         if len(rows) < PAGE_SIZE:
             self.exhausted = True
+        known = {row.id for row in self.rows}
+        rows = [row for row in rows if row.id not in known]  # a refresh may have landed meanwhile
         if rows:
             start = len(self.rows)
             self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)

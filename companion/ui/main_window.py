@@ -391,6 +391,13 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)
+            try:
+                app.applicationStateChanged.disconnect(self._app_state_changed)
+                hints = QGuiApplication.styleHints()
+                if hints is not None:
+                    hints.colorSchemeChanged.disconnect(self._color_scheme_changed)
+            except (RuntimeError, TypeError):
+                pass
         for page in self.pages:
             page.on_lock()
         self.ops.shutdown()

@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
-from companion.errors import CancelledError, CompanionError, VaultLockedError
+from companion.errors import CancelledError, CompanionError
 from companion.services import Changed, Changes, Companion
 from companion.ui.dialogs import message as show
 
@@ -292,8 +292,6 @@ class Op(Generic[T]):
         if stale:  # queued before a lock: nothing from it may reach a widget now
             return
         if error is not None:
-            if isinstance(error, VaultLockedError) and not runner.companion.exists:
-                return
             if self._failure is not None:
                 self._failure(error)
             elif not isinstance(error, CancelledError):

@@ -119,7 +119,7 @@ class AttendanceService:
             raise InvalidInputError("Name at least one person who came.")
         with self._vault.transaction():
             self._book.get_meeting(meeting_id)
-            people = [self._book.person_named(name) for name in names]
+            people = list({p.id: p for p in (self._book.person_named(name) for name in names)}.values())
             self._book.mark(meeting_id, [p.id for p in people])
         return Changed(people, Changes.MEETINGS)
 

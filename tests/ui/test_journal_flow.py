@@ -4,6 +4,7 @@ from datetime import date
 
 from PySide6.QtCore import QDate, Qt
 
+from companion.ui.unlock import strength
 from tests.ui.conftest import PASSPHRASE, create_journal, day, run_query, seed, wait_idle
 
 
@@ -191,3 +192,57 @@ def test_prompt_is_offered_not_forced(qtbot, unlocked):
     assert editor.prompt_card.isVisible()
     qtbot.mouseClick(editor.hide_prompt, Qt.MouseButton.LeftButton)
     assert not editor.prompt_card.isVisible() and editor.title.text() == ""
+
+
+def test_busy_indicator_caps_lock_and_wrong_passphrase_flag(qtbot, make_window):
+    window = make_window()
+    screen = window.create_screen
+    qtbot.keyClick(screen.passphrase, Qt.Key.Key_A)  # capital without Shift: Caps Lock is on
+    qtbot.keyClicks(screen.passphrase, "B")
+    assert not screen.caps.isHidden()
+    screen.passphrase.clear()
+    qtbot.keyClicks(screen.passphrase, "a")  # lower case without Shift: off again
+    assert screen.caps.isHidden()
+    screen.passphrase.clear()
+    qtbot.keyClicks(screen.passphrase, PASSPHRASE)
+    qtbot.keyClicks(screen.repeat, PASSPHRASE)
+    assert screen.hint.text().startswith("Fair")  # four words ≈ 44 bits
+    assert strength("plain")[0] == 0 and strength("password")[0] == 1
+    assert strength("tide lantern oboe frost quilt meadow")[0] == 3
+    assert strength("tide lantern oboe frost quilt meadow cinder walrus")[0] == 4
+    with qtbot.waitSignal(window.unlocked, timeout=15000):
+        qtbot.mouseClick(screen.create, Qt.MouseButton.LeftButton)
+        assert screen.busy.isVisible() and not screen.passphrase.isEnabled()  # key derivation is off-thread
+    wait_idle(qtbot, window)
+    window.lock()
+    unlock = window.unlock_screen
+    qtbot.keyClicks(unlock.passphrase, "nope nope nope")
+    qtbot.keyClick(unlock.passphrase, Qt.Key.Key_Return)
+    assert unlock.busy.isVisible()
+    qtbot.waitUntil(lambda: unlock.error.isVisible(), timeout=10000)
+    assert unlock.passphrase.property("invalid") is True
+    assert unlock.passphrase.accessibleDescription() == unlock.error.text()
+    assert unlock.passphrase.hasFocus() and unlock.passphrase.selectedText() == "nope nope nope"
+
+
+def test_tags_complete_and_mood_and_date_are_saved(qtbot, unlocked):
+    window = unlocked
+    seed(qtbot, window, [("x", "Earlier", ["gratitude", "group"], None, None)])
+    editor = window.journal.editor
+    qtbot.waitUntil(lambda: "gratitude" in editor.tags.tag_model.stringList())
+    window.journal.new_entry()
+    qtbot.keyClicks(editor.title, "Tagged")
+    editor.tags.setFocus()
+    qtbot.keyClicks(editor.tags, "grat")
+    popup = editor.tags.completer_.popup()
+    qtbot.waitUntil(popup.isVisible)
+    qtbot.keyClick(popup, Qt.Key.Key_Down)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    assert editor.tags.text() == "gratitude, "
+    editor.mood.setCurrentIndex(editor.mood.findData(5))
+    editor.mood.activated.emit(editor.mood.currentIndex())
+    editor.date.setDateTime(editor.date.dateTime().addDays(-400))
+    qtbot.waitUntil(lambda: editor.save_state.text() == "Saved", timeout=5000)
+    stored = run_query(qtbot, window, lambda app: app.journal.get_entry(editor.entry_id))
+    assert stored.tags == ("gratitude",) and stored.mood == 5
+    assert (date.today() - stored.created_at.date()).days in (399, 400, 401)

@@ -247,11 +247,12 @@ def render(out: Path) -> list[Path]:
         dialog.reject()
 
         settings.theme = "dark"
-        theme.apply(qapp, "dark", settings.font_size)
+        window.apply_settings()
         wait(100)
         page.list.setCurrentIndex(page.model.index(0))
         shot(window, "journal-dark")
-        theme.apply(qapp, "light", settings.font_size)
+        settings.theme = "light"
+        window.apply_settings()
 
         window.lock()
         until(lambda: not window.ops.busy)

@@ -350,3 +350,26 @@ def test_shutdown_does_not_wait_for_open_push_channels(start_relay) -> None:  # 
         assert relay.proc is not None and relay.proc.returncode is not None
     finally:
         t.close()
+
+
+def test_items_purged_before_a_member_fetched_them_are_counted(start_relay) -> None:  # type: ignore[no-untyped-def]
+    relay = start_relay("--retention-days", str(0.4 / 86400), "--purge-interval", "0.1")
+    box = new_mailbox(relay.url)
+    writer, away = transport(relay, box), transport(relay, box)
+    try:
+        writer.push([b"seen"])
+        got = away.pull(None)
+        assert got.blobs == [b"seen"] and away.missed == 0
+        writer.push([b"expired 1", b"expired 2"])
+        deadline = time.monotonic() + 10
+        while pull_all(writer)[0] and time.monotonic() < deadline:  # until the relay has purged them all
+            time.sleep(0.1)
+        back = away.pull(got.cursor)
+        assert back.blobs == [] and back.cursor == "3"
+        assert away.missed == 2  # the member was away longer than the relay keeps items
+        writer.push([b"fresh"])
+        assert away.pull(back.cursor).blobs == [b"fresh"]
+        assert away.missed == 2
+    finally:
+        writer.close()
+        away.close()

@@ -134,6 +134,7 @@ class RelayTransport(Transport):
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._batch_bytes, self._batch_count = batch_bytes, batch_count
         self._limits_known = False
+        self.missed = 0  # envelopes purged by the relay's retention before this device fetched them
         self._stream_read_timeout = stream_read_timeout
         self._sleep = sleep
         self._path = f"{self.base_url}/v1/mailboxes/{mailbox}"
@@ -265,6 +266,7 @@ class RelayTransport(Transport):
         try:
             doc = response.json()
             blobs = [base64.b64decode(item["data"], validate=True) for item in doc["envelopes"]]
+            seqs = [int(item["cursor"]) for item in doc["envelopes"]]
             new_cursor = str(doc["cursor"])
             more = bool(doc["more"])
             head = int(new_cursor)
@@ -272,10 +274,25 @@ class RelayTransport(Transport):
             raise TransportError(
                 f"The relay at {self.base_url} answered with something unexpected."
             ) from None
+        if cursor is not None and cursor.isdigit():
+            self._count_gaps(int(cursor), seqs, head)
         if not more:
             with self._lock:
                 self._known_head = max(self._known_head, head)
         return Pulled(blobs, new_cursor, more)
+
+    def _count_gaps(self, after: int, seqs: list[int], head: int) -> None:
+        """Cursors are gap-free per mailbox, so a jump means envelopes were purged (retention) before this
+        device fetched them. Counted in ``missed`` for the sync engine to tell the person; not an error."""
+        previous, missed = after, 0
+        for seq in seqs:
+            missed += max(0, seq - previous - 1)
+            previous = seq
+        if not seqs:
+            missed += max(0, head - previous)  # everything up to the head is gone
+        if missed:
+            self.missed += missed
+            log.warning("%d shared items expired on the relay before this device fetched them", missed)
 
     def wait(self, timeout: float) -> bool:
         self._ensure_listener()

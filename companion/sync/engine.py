@@ -103,6 +103,7 @@ class SyncEngine:
     def sync(self) -> SyncReport:
         report = SyncReport(self.s.circle_id)
         self._changed, self._admitted, self._joined = report.changed, report.admitted, False
+        self._deferred: set[str] = set()
         state = self.s.circle.state
         try:
             self._push(report)
@@ -215,6 +216,7 @@ class SyncEngine:
                     conn.execute("RELEASE blob")
                 progress = True
                 deferred.pop(blob_id, None)
+                self._deferred.discard(blob_id)
                 if first is not None or retry:
                     store.drop_pending(blob_id)
                 if outcome == "applied":
@@ -230,11 +232,13 @@ class SyncEngine:
         for blob_id, (blob, reason, first) in deferred.items():
             if first is not None and first < limit:
                 store.drop_pending(blob_id)
+                self._deferred.discard(blob_id)
                 store.reject(blob_id, self.s.circle_id, None, reason)
                 report.rejected.append(Rejection(blob_id, None, reason))
             else:
                 store.set_pending(self.s.circle_id, blob_id, blob, reason)
-                report.deferred += 1
+                self._deferred.add(blob_id)
+        report.deferred = len(self._deferred)
 
     # -- one blob --------------------------------------------------------------------------------------------
 

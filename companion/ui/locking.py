@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import SLOT, QEvent, QObject, QTimer, Signal, Slot
 
 _INPUT = {
     QEvent.Type.KeyPress,
@@ -78,3 +78,39 @@ class IdleWatcher(QObject):
                 return True
             self.last_activity = self.clock()
         return False
+
+
+SCREENSAVER_SIGNALS = (
+    ("/org/freedesktop/ScreenSaver", "org.freedesktop.ScreenSaver"),
+    ("/org/gnome/ScreenSaver", "org.gnome.ScreenSaver"),
+    ("/ScreenSaver", "org.freedesktop.ScreenSaver"),  # KDE
+)
+
+
+class ScreenLockWatcher(QObject):
+    """Emits ``screen_locked`` when the desktop's screen saver / screen lock activates.
+
+    Listens on the D-Bus session bus for ``ActiveChanged(true)`` from the freedesktop, GNOME and KDE screen
+    savers. Without a session bus (or without QtDBus) it does nothing and ``available`` is False.
+    """
+
+    screen_locked = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.available = False
+        try:
+            from PySide6.QtDBus import QDBusConnection
+        except ImportError:
+            return
+        bus = QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return
+        for path, interface in SCREENSAVER_SIGNALS:
+            if bus.connect("", path, interface, "ActiveChanged", self, SLOT("_active_changed(bool)")):
+                self.available = True
+
+    @Slot(bool)
+    def _active_changed(self, active: bool) -> None:
+        if active:
+            self.screen_locked.emit()

@@ -24,7 +24,7 @@ from companion.errors import WrongPassphraseError
 from companion.services import Changes, Companion
 from companion.ui import icons, theme
 from companion.ui.dialogs import message
-from companion.ui.locking import IdleWatcher, default_clock
+from companion.ui.locking import IdleWatcher, ScreenLockWatcher, default_clock
 from companion.ui.ops import ErrorPresenter, OpRunner
 from companion.ui.pages import Page, UiContext
 from companion.ui.settings import UiSettings
@@ -91,6 +91,9 @@ class MainWindow(QMainWindow):
             hints = QGuiApplication.styleHints()
             if hints is not None:
                 hints.colorSchemeChanged.connect(self._color_scheme_changed)
+
+        self.screen_lock = ScreenLockWatcher(self)
+        self.screen_lock.screen_locked.connect(self._screen_locked)
 
         if self.settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
@@ -362,6 +365,10 @@ class MainWindow(QMainWindow):
             return
         for row, cls in enumerate(self.page_classes):
             self.sidebar.item(row).setIcon(icons.icon(cls.icon))
+
+    def _screen_locked(self) -> None:
+        if self.settings.lock_on_screen_lock:
+            self.lock(reason="screen")
 
     def _color_scheme_changed(self, _scheme) -> None:
         if self.settings.theme == "system":

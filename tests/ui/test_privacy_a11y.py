@@ -1,6 +1,7 @@
 """Auto-lock clears every content widget; keyboard-only use; accessible names; hostile text; themes."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -499,6 +500,7 @@ def test_a_feature_page_replaces_its_placeholder(qtbot, make_window):
         icon = "circles"
         order = 30
         accessible_description = "Circles, for real"
+
         def on_changes(self, changes):
             seen.append(changes)
 
@@ -511,3 +513,18 @@ def test_a_feature_page_replaces_its_placeholder(qtbot, make_window):
         assert seen
     finally:
         pages._REGISTRY["circles"] = original
+
+
+@pytest.mark.skipif(shutil.which("dbus-run-session") is None, reason="needs dbus-run-session")
+def test_screen_saver_activation_locks_over_dbus():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        ["dbus-run-session", "--", sys.executable, str(ROOT / "tests/ui/scripts/screensaver_lock.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "available True" in result.stdout, result.stdout + result.stderr
+    assert "locked True" in result.stdout and result.returncode == 0, result.stdout + result.stderr

@@ -193,12 +193,14 @@ class SyncEngine:
                     outcome, author, counter = self._one(blob_id, blob)
                 except Defer as d:
                     conn.execute("ROLLBACK TO blob")
+                    self._restore()
                     conn.execute("RELEASE blob")
                     deferred[blob_id] = (blob, d.reason, first)
                     next_round.append((blob_id, blob, first))
                     continue
                 except Reject as r:
                     conn.execute("ROLLBACK TO blob")
+                    self._restore()
                     store.reject(blob_id, self.s.circle_id, r.author, r.reason)
                     conn.execute("RELEASE blob")
                     report.rejected.append(Rejection(blob_id, r.author, r.reason))
@@ -206,6 +208,7 @@ class SyncEngine:
                 except Exception as exc:  # a bug must not stop the batch; the blob is refused and recorded
                     log.warning("could not apply a blob: %s", type(exc).__name__)
                     conn.execute("ROLLBACK TO blob")
+                    self._restore()
                     store.reject(blob_id, self.s.circle_id, None, "could_not_apply")
                     conn.execute("RELEASE blob")
                     report.rejected.append(Rejection(blob_id, None, "could_not_apply"))
@@ -239,6 +242,13 @@ class SyncEngine:
                 store.set_pending(self.s.circle_id, blob_id, blob, reason)
                 self._deferred.add(blob_id)
         report.deferred = len(self._deferred)
+
+    def _restore(self) -> None:
+        """After a savepoint rolled back: drop in-memory roster or circle changes that were not kept."""
+        row = self.s.store.circle(self.s.circle_id)
+        if row.roster_head != self.s.roster.head:
+            self.s.roster = self.s.store.roster(self.s.circle_id)
+        self.s.circle = row
 
     # -- one blob --------------------------------------------------------------------------------------------
 

@@ -358,6 +358,12 @@ class CirclesService:
     def leave(self, circle: str) -> Changed[CircleInfo]:
         """Leave: tell the others (an admin records it in the roster), then stop syncing this circle."""
         s = self._active_session(circle)
+        admins = [m for m in s.others() if m.role == "admin"]
+        if s.i_am_admin and not admins and s.others():
+            raise InvalidInputError(
+                "You are the circle's only facilitator. Make someone else a facilitator first (circle promote), "
+                "so the circle can still admit and remove people."
+            )
         with self._vault.transaction():
             if s.i_am_admin:
                 s.append_op(
@@ -533,7 +539,7 @@ class CirclesService:
         text = clean_text(text).strip()
         if not text:
             raise InvalidInputError("The reply is empty.")
-        cid = self._item_circle(item_id)
+        cid, item_id = self._find_item(item_id)
         s = self._active_session(cid)
         audience = s.audience_of(item_id)
         if audience is None:
@@ -563,20 +569,19 @@ class CirclesService:
             ReplyInfo(reply_id, item_id, s.me.fingerprint, me_name, kind, text, created, True), Changes.INBOX
         )
 
-    def _item_circle(self, item_id: str) -> str:
+    def _find_item(self, item_id: str) -> tuple[str, str]:
+        """``(circle id, full item id)`` of a received or shared item, from its id or an id prefix (4+)."""
         conn = self._store.conn
-        rows = conn.execute(
-            "SELECT circle_id FROM inbox WHERE item_id = ? UNION SELECT circle_id FROM shares "
-            "WHERE item_id = ? AND state = 'shared'",
-            (item_id, item_id),
-        ).fetchall()
+        sql = (
+            "SELECT circle_id, item_id FROM inbox WHERE item_id {op} UNION "
+            "SELECT circle_id, item_id FROM shares WHERE item_id {op} AND state = 'shared'"
+        )
+        rows = conn.execute(sql.format(op="= ?"), (item_id, item_id)).fetchall()
         if not rows and len(item_id) >= 4:
-            rows = conn.execute(
-                "SELECT circle_id, item_id FROM inbox WHERE item_id LIKE ? || '%'", (item_id,)
-            ).fetchall()
+            rows = conn.execute(sql.format(op="LIKE ? || '%'"), (item_id, item_id)).fetchall()
         if len(rows) != 1:
             raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
-        return str(rows[0][0])
+        return str(rows[0][0]), str(rows[0][1])
 
     # -- sync ----------------------------------------------------------------------------------------------
 
@@ -634,9 +639,9 @@ class CirclesService:
         return [self._item_from(r) for r in rows]
 
     def get_item(self, item_id: str) -> InboxItem:
-        cid = self._item_circle(item_id)
+        cid, item_id = self._find_item(item_id)
         for it in self.inbox(cid, limit=100_000):
-            if it.item_id == item_id or it.item_id.startswith(item_id):
+            if it.item_id == item_id:
                 return it
         raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
 

@@ -300,3 +300,28 @@ def test_long_entry_over_64_kib(circle) -> None:
     ana.sync()
     ben.sync()
     assert [len(i.text) for i in ben.inbox()] == [len(text)]
+
+
+def test_admin_leaving_and_short_item_ids(circle) -> None:
+    import pytest
+
+    from companion.errors import InvalidInputError
+
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    with pytest.raises(InvalidInputError, match="only facilitator"):
+        ana.circles.leave(cid)
+    ana.circles.promote(cid, "Ben")
+    item = ana.circles.share(ana.entry("x", title="X"), cid).value
+    ana.sync()
+    ben.sync()
+    cat.sync()
+    cat.circles.reply(item.item_id[:8], "short id")  # as `companion inbox` shows it
+    assert cat.circles.get_item(item.item_id[:8]).item_id == item.item_id
+    ana.circles.leave(cid)
+    ben.sync()
+    cat.sync()
+    roles = {m.name: (m.role, m.status) for m in cat.circles.members(cid)}
+    assert roles["Ana"] == ("admin", "left") and roles["Ben"] == ("admin", "active")
+    ben.sync()
+    assert [r.text for r in ben.circles.replies_to(item.item_id)] == ["short id"]

@@ -325,14 +325,17 @@ class SyncEngine:
 
     def _roster(self, blob: bytes, header: Header) -> str:
         roster = self.s.roster
-        if header.item_id != "roster":
+        if header.item_id != "roster" or header.revision < 1:
             raise Reject("malformed", header.author)
         if header.revision <= roster.seq:
             # An operation we already have, or a competing one. We can only compare if we can open it.
             data = self._open(blob)
             if data is None:
                 return "not_for_me"
-            signed = SignedOp.from_json(data)
+            try:
+                signed = SignedOp.from_json(data)
+            except RosterError:
+                raise Reject("malformed", header.author) from None
             if roster.ops[header.revision - 1].hash == signed.hash:
                 return "ignored"
             raise Reject("forked_roster", header.author)

@@ -192,30 +192,36 @@ def test_removed_member_keeps_old_but_gets_nothing_new(circle, shared) -> None:
     cid, p = circle
     ana, ben, cat = p["ana"], p["ben"], p["cat"]
     before = ana.entry("before", title="Before")
-    ana.circles.share(before, cid)
+    old_item = ana.circles.share(before, cid).value
     ana.sync()
     ben.sync()
+    cat.sync()
     files_before = set(shared.rglob("*.env"))
     ana.circles.remove_member(cid, "Ben")
     after = ana.entry("after removal", title="After")
     ana.circles.share(after, cid)
+    ana.app.journal.update_entry(before, body="before, edited")
+    ana.circles.share(before, cid)  # a new revision of an item Ben already has
     ana.sync()
-    ben.sync()
     cat.sync()
+    cat.circles.reply(old_item.item_id, "a reply after the removal")  # to an item Ben could read
+    cat.sync()
+    ben.sync()
     assert ben.circles.get_circle(cid).state == "removed"
-    assert [i.title for i in ben.inbox()] == ["Before"]  # what they had stays, and the app says so
+    assert [(i.title, i.text) for i in ben.inbox()] == [("Before", "before")]  # what they had stays
+    assert ben.circles.replies_to(old_item.item_id) == []
     assert sorted(i.title for i in cat.inbox()) == ["After", "Before"]
     removed = {m.name: m for m in ana.circles.members(cid)}["Ben"]
     assert removed.status == "removed" and "stays on their device" in removed.note
     # with Ben's own keys, nothing written after the removal opens
     ben_keys = ben.circles._store.identity()
-    ana_pub = ana.circles._store.identity().public
+    keys_by_id = {x.id: x.circles._store.identity().public for x in (ana, cat)}
     new_files = set(shared.rglob("*.env")) - files_before
     assert new_files
     opened = 0
     for path in new_files:
         try:
-            o = open_envelope(path.read_bytes(), me=ben_keys, author_key=lambda fp: ana_pub)
+            o = open_envelope(path.read_bytes(), me=ben_keys, author_key=lambda fp: keys_by_id.get(fp))
         except InvalidEnvelope:
             continue
         opened += 1

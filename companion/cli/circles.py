@@ -77,8 +77,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = command(sub, "share", cmd_share, "share an entry (or an excerpt) with a circle or chosen members")
     p.add_argument("entry", type=int, metavar="ENTRY")
-    p.add_argument("--circle", required=True, metavar="CIRCLE")
+    p.add_argument("--circle", default=None, metavar="CIRCLE", help="required unless --update")
     p.add_argument("--to", action="append", default=[], metavar="MEMBER")
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="send the edited entry as a new revision, with the choices made when it was shared",
+    )
     p.add_argument("--warning", default="", metavar="TEXT", help="a content warning shown before the text")
     p.add_argument("--no-replies", action="store_true")
     p.add_argument("--expires", type=float, default=None, metavar="DAYS")
@@ -247,6 +252,17 @@ def _share_kwargs(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_share(ctx: Context) -> None:
     svc = ctx.app().circles
     a = ctx.args
+    if a.update:
+        rows = svc.send_update(a.entry, circle=a.circle).value
+        ctx.emit(
+            [r.to_json() for r in rows],
+            "\n".join(
+                f"Revision {r.revision} queued for {len(r.audience)} people; it is sent on the next sync." for r in rows
+            ),
+        )
+        return
+    if not a.circle:
+        raise InvalidInputError("Say which circle to share with: --circle CIRCLE.")
     if a.dry_run:
         pv = svc.preview_share(a.entry, a.circle, **_share_kwargs(a))
 

@@ -436,7 +436,7 @@ class CirclesService:
             if not excerpt:
                 raise InvalidInputError("The excerpt is empty.")
         options = {"whole_circle": not to, "warning": clean_text(warning).strip(), "replies": bool(replies),
-                   "expires_days": expires_days, "excerpt": excerpt is not None,
+                   "expires_days": expires_days, "excerpt": excerpt is not None, "excerpt_text": excerpt,
                    "include_mood_tags": bool(include_mood_tags)}  # fmt: skip
         payload: dict[str, Any] = {
             "title": entry.title, "text": excerpt if excerpt is not None else entry.body,
@@ -504,6 +504,31 @@ class CirclesService:
         ).fetchall()  # fmt: skip
         return [ShareInfo(entry.id, r[0], r[1], r[2], r[3], json.loads(r[4]), r[5] != _digest(entry),
                           json.loads(r[6])) for r in rows]  # fmt: skip
+
+    def send_update(self, entry_id: int, *, circle: str | None = None) -> Changed[list[ShareInfo]]:
+        """Send the edited entry as the next revision wherever it is shared, with the choices made when it was
+        first shared (same members — minus anyone no longer in the circle — warning, replies, expiry, excerpt).
+        This is what the UI calls after "this entry changed; send the new version?"."""
+        cid = self.find_circle(circle) if circle else None
+        rows = [r for r in self.shares_of(entry_id) if r.state == "shared" and (cid is None or r.circle_id == cid)]
+        if not rows:
+            raise NotFoundError("This entry is not shared" + (" with that circle." if cid else "."))
+        out = []
+        for r in rows:
+            o = r.options
+            to: list[str] = []
+            if not o.get("whole_circle", True):
+                session = self._session(r.circle_id)
+                to = [m for m in r.audience if m in session.roster.members
+                      and session.roster.members[m].status == "active"]  # fmt: skip
+                if not to:
+                    raise InvalidInputError("Nobody it was shared with is still in the circle.")
+            out.append(self.share(
+                entry_id, r.circle_id, to=to, warning=o.get("warning", ""), replies=o.get("replies", True),
+                expires_days=o.get("expires_days"), excerpt=o.get("excerpt_text"),
+                include_mood_tags=o.get("include_mood_tags", False),
+            ).value)  # fmt: skip
+        return Changed(out, Changes.CIRCLES)
 
     def unshare(self, entry_id: int, *, circle: str | None = None) -> Changed[list[ShareInfo]]:
         """Send a signed retraction; recipients' apps delete the item (what they may have copied, we cannot)."""

@@ -52,6 +52,13 @@ def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytes
     assert code == 0 and "Verified" in out
     code, out = run(capsys, ben, "circle", "verify", cid, "Ana", "12345")
     assert code != 0 and "does not match" in out
+    assert run(capsys, ana, "edit", entry, "--text", "edited text")[0] == 0
+    code, out = run(capsys, ana, "share", entry, "--update")
+    assert code == 0 and "Revision 2" in out
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    code, out = run(capsys, ben, "--json", "inbox")
+    assert [(i["text"], i["revision"], i["warning"]) for i in json.loads(out)] == [("edited text", 2, "sad")]
     assert run(capsys, ana, "unshare", entry)[0] == 0
     run(capsys, ana, "sync")
     run(capsys, ben, "sync")

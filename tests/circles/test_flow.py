@@ -331,3 +331,20 @@ def test_admin_leaving_and_short_item_ids(circle) -> None:
     assert roles["Ana"] == ("admin", "left") and roles["Ben"] == ("admin", "active")
     ben.sync()
     assert [r.text for r in ben.circles.replies_to(item.item_id)] == ["short id"]
+
+
+def test_send_update_keeps_the_original_choices(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    e = ana.entry("first", title="Just Ben", tags=["t"])
+    ana.circles.share(e, cid, to=["Ben"], warning="heavy", replies=False, include_mood_tags=True)
+    ana.app.journal.update_entry(e, body="second")
+    assert ana.circles.shares_of(e)[0].changed_since
+    sent = ana.circles.send_update(e).value
+    assert [(s.revision, s.audience) for s in sent] == [(2, [ben.id])]
+    ana.sync()
+    ben.sync()
+    cat.sync()
+    got = ben.inbox()[0]
+    assert (got.text, got.revision, got.warning, got.replies_welcome, got.tags) == ("second", 2, "heavy", False, ["t"])
+    assert cat.inbox() == []

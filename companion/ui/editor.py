@@ -164,12 +164,11 @@ class EntryEditor(QWidget):
         self.entry_id: int | None = None
         self.read_only = False
         self._dirty = False
-        self._saving = False
         self._date_touched = False
         self._loading = False
-        self._token = (
-            0  # bumped whenever another entry is shown: late save results must not rebind the editor
-        )
+        self._token = 0  # bumped when another entry is shown: late save results must not rebind the editor
+        self._ref: dict = {"id": None}  # shared with this entry's queued saves (see save_now)
+        self._pending = 0  # saves of the shown entry still in flight
         self.prompts = load_prompts()
         self.setAccessibleName("Entry editor")
 
@@ -351,32 +350,40 @@ class EntryEditor(QWidget):
         self.ops.query_op(lambda app: app.journal.get_entry(entry_id)).success(self._show).run()
 
     def save_now(self) -> None:
-        """Save if there are unsaved edits (one save in flight at a time)."""
+        """Queue a save of the current fields if there are unsaved edits.
+
+        Saves of one entry share a reference (``{"id": …}``) filled in on the worker by the first save of a
+        new entry, so a later save queued before that result arrives updates it instead of adding another;
+        the worker runs them in order. This is also what makes the save queued just before a lock safe.
+        """
         self._autosave.stop()
         if not self._dirty or self.read_only:
             return
-        if self._saving:
-            return  # _saved() saves again
-        body, title = self.body.toPlainText(), self.title.text()
-        tags, mood = parse_tags(self.tags.text()), self.mood.currentData()
-        created = self.date.dateTime().toPython() if self._date_touched else None
-        entry_id = self.entry_id
-        if entry_id is None and not body.strip() and not title.strip():
-            self._dirty = False
-            return
+        snapshot = {
+            "body": self.body.toPlainText(),
+            "title": self.title.text(),
+            "tags": parse_tags(self.tags.text()),
+            "mood": self.mood.currentData(),
+        }
+        if self._date_touched:
+            snapshot["created_at"] = self.date.dateTime().toPython()
         self._dirty = False
-        self._saving = True
+        ref = self._ref
+        empty = not snapshot["body"].strip() and not snapshot["title"].strip()
+        if ref["id"] is None and not self._pending and empty:
+            return
+        token = self._token
+        self._pending += 1
         self._set_state("Saving…")
 
         def op(app):
-            if entry_id is None:
-                return app.journal.add_entry(body, title=title, tags=tags, mood=mood, created_at=created)
-            fields = {"body": body, "title": title, "tags": tags, "mood": mood}
-            if created is not None:
-                fields["created_at"] = created
-            return app.journal.update_entry(entry_id, **fields)
+            if ref["id"] is None:
+                fields = dict(snapshot)
+                changed = app.journal.add_entry(fields.pop("body"), **fields)
+                ref["id"] = changed.value.id
+                return changed
+            return app.journal.update_entry(ref["id"], **snapshot)
 
-        token = self._token
         self.ops.collection_op(op).success(lambda entry: self._saved(token, entry)).failure(
             lambda exc: self._save_failed(token, exc)
         ).run()
@@ -410,8 +417,10 @@ class EntryEditor(QWidget):
         self._autosave.stop()
         self._count_timer.stop()
         self._token += 1
+        self._ref = {"id": None}
+        self._pending = 0
         self.entry_id = None
-        self._dirty = self._saving = False
+        self._dirty = False
         self._loading = True
         self._replace_document("")  # the old document, and its undo stack, go away
         self.title.clear()
@@ -447,10 +456,13 @@ class EntryEditor(QWidget):
         doc.contentsChanged.connect(self._body_changed)
 
     def _show(self, entry: Entry | None) -> None:
+        self.flush()  # edits typed while this entry was loading belong to the previous one: save them
         self._loading = True
         self._autosave.stop()
         self._token += 1
         self.entry_id = entry.id if entry else None
+        self._ref = {"id": self.entry_id}
+        self._pending = 0
         self._dirty = False
         self._date_touched = False
         body = entry.body if entry else ""
@@ -505,28 +517,22 @@ class EntryEditor(QWidget):
         self.word_count.setText(f"{n:,} word" + ("" if n == 1 else "s"))
 
     def _saved(self, token: int, entry: Entry) -> None:
-        self._saving = False
-        if token != self._token:  # the editor moved on to another entry meanwhile
-            self.saved.emit(entry)
-            if self._dirty:
-                self.save_now()
+        self.saved.emit(entry)
+        if token != self._token:  # the editor has moved on to another entry
             return
-        new = self.entry_id is None
-        self.entry_id = entry.id
-        if new:
+        self._pending -= 1
+        if self.entry_id is None:  # a new entry got its id
+            self.entry_id = entry.id
             self.prompt_card.hide()
             self.created.emit(entry.id)
-        self.saved.emit(entry)
-        if self._dirty:
-            self.save_now()
-        else:
+        if not self._pending and not self._dirty:
             self._set_state("Saved")
 
     def _save_failed(self, token: int, exc: BaseException) -> None:
-        self._saving = False
         if token == self._token:
+            self._pending -= 1
             self._dirty = True
-        self._set_state("Not saved")
+            self._set_state("Not saved")
         self.ops.presenter.present(exc)
 
     def _set_state(self, text: str) -> None:

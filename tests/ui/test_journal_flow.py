@@ -246,3 +246,50 @@ def test_tags_complete_and_mood_and_date_are_saved(qtbot, unlocked):
     stored = run_query(qtbot, window, lambda app: app.journal.get_entry(editor.entry_id))
     assert stored.tags == ("gratitude",) and stored.mood == 5
     assert (date.today() - stored.created_at.date()).days in (399, 400, 401)
+
+
+def test_saves_queued_back_to_back_then_a_lock_make_one_entry_with_the_last_words(qtbot, unlocked):
+    window = unlocked
+    editor = window.journal.editor
+    editor.body.setFocus()
+    qtbot.keyClicks(editor.body, "first")
+    editor.save_now()  # adds the entry (on the worker)
+    qtbot.keyClicks(editor.body, " second")
+    editor.save_now()  # queued before the add's result is back: must update, not add again
+    qtbot.keyClicks(editor.body, " third")
+    window.lock()  # the lock saves what was typed last, then closes the vault
+    unlock = window.unlock_screen
+    qtbot.keyClicks(unlock.passphrase, PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=10000):
+        qtbot.keyClick(unlock.passphrase, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    bodies = run_query(
+        qtbot, window, lambda app: [app.journal.get_entry(r.id).body for r in app.journal.recent()]
+    )
+    assert bodies == ["first second third"]
+
+
+def test_switching_entries_while_loading_keeps_edits_with_their_entry(qtbot, unlocked):
+    window = unlocked
+    seed(
+        qtbot,
+        window,
+        [("alpha", "A", [], None, day("2026-01-01T10:00")), ("beta", "B", [], None, day("2026-01-02T10:00"))],
+    )
+    page = window.journal
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    page.list.setCurrentIndex(page.model.index(1))  # A
+    qtbot.waitUntil(lambda: page.editor.title.text() == "A")
+    page.list.setCurrentIndex(page.model.index(0))  # B is loading …
+    page.editor.body.moveCursor(page.editor.body.textCursor().MoveOperation.End)
+    qtbot.keyClicks(page.editor.body, " edited")  # … while this still shows A
+    qtbot.waitUntil(lambda: page.editor.title.text() == "B")
+    wait_idle(qtbot, window)
+    bodies = run_query(
+        qtbot,
+        window,
+        lambda app: {
+            app.journal.get_entry(r.id).title: app.journal.get_entry(r.id).body for r in app.journal.recent()
+        },
+    )
+    assert bodies == {"A": "alpha edited", "B": "beta"}

@@ -30,6 +30,7 @@ class CircleInfo(_Json):
     outbox: int
     last_sync: int | None
     roster_seq: int
+    note: str = ""  # e.g. for a circle you were removed from: what that means, plainly
 
 
 @dataclass(frozen=True)

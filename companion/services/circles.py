@@ -49,6 +49,13 @@ TransportFactory = Callable[[dict[str, Any], str], Transport]
 REMOVED_NOTE = (
     "Removed: nothing shared from now on is sent to them, but what they already received stays on their device."
 )
+CIRCLE_NOTES = {
+    "joining": "Waiting to be admitted: the facilitator's app lets you in when it next syncs; then sync again.",
+    "removed": "You were removed from this circle. Nothing new reaches you; what you received before stays in your "
+    "journal until it expires or you delete it.",
+    "left": "You left this circle. Nothing new reaches you; what you received before stays in your journal until it "
+    "expires or you delete it.",
+}
 REPLACED_NOTE = "An earlier key of someone in this circle; nothing new is sent to it."
 KEY_CHANGED_NOTE = (
     "Their keys changed (a new device or lost keys), so they are unverified again. Compare safety numbers before "
@@ -205,6 +212,7 @@ class CirclesService:
             id=r.id, name=r.name, my_name=r.my_name, state=r.state, role=role, transport=describe(r.transport),
             members=sum(1 for m in rows if m[4] == "active"), pending_requests=int(pending),
             outbox=self._store.outbox_count(r.id), last_sync=r.last_sync, roster_seq=r.roster_seq,
+            note=CIRCLE_NOTES.get(r.state, ""),
         )  # fmt: skip
 
     def set_transport(self, circle: str, settings: dict[str, Any]) -> Changed[CircleInfo]:

@@ -208,6 +208,7 @@ def test_removed_member_keeps_old_but_gets_nothing_new(circle, shared) -> None:
     cat.sync()
     ben.sync()
     assert ben.circles.get_circle(cid).state == "removed"
+    assert "stays in your journal" in ben.circles.get_circle(cid).note
     assert [(i.title, i.text) for i in ben.inbox()] == [("Before", "before")]  # what they had stays
     assert ben.circles.replies_to(old_item.item_id) == []
     assert sorted(i.title for i in cat.inbox()) == ["After", "Before"]

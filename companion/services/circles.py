@@ -30,9 +30,18 @@ from companion.circles.model import (
     SharePreview,
 )
 from companion.circles.roster import MAX_NAME, Roster, b64e, leave_notice
-from companion.circles.session import CircleSession, new_id
+from companion.circles.session import CircleSession, new_id, payload_bytes
 from companion.circles.store import CircleRow, CircleStore, now_ms
-from companion.crypto import DEFAULT_SUITE, SUITE_NAMES, Identity, PublicIdentity, check_safety_number, safety_number
+from companion.crypto import (
+    DEFAULT_SUITE,
+    MAX_PAYLOAD,
+    MAX_RECIPIENTS,
+    SUITE_NAMES,
+    Identity,
+    PublicIdentity,
+    check_safety_number,
+    safety_number,
+)
 from companion.crypto import safety_number_qr as _sn_qr
 from companion.crypto.derive import b32
 from companion.errors import CompanionError, InvalidInputError, NotFoundError
@@ -241,6 +250,8 @@ class CirclesService:
         if not s.i_am_admin:
             raise InvalidInputError("Only a facilitator (admin) of this circle can invite people.")
         old = self.find_member(s.circle_id, replaces) if replaces else None
+        if len(s.roster.active()) >= MAX_RECIPIENTS + 1:
+            raise InvalidInputError(f"A circle can have at most {MAX_RECIPIENTS + 1} members.")
         if not 0 < valid_days <= 90:
             raise InvalidInputError("An invite can be valid for up to 90 days.")
         secret = os.urandom(32)
@@ -454,6 +465,8 @@ class CirclesService:
             "tags": list(entry.tags) if include_mood_tags else [],
             "audience": sorted({*audience, s.me.fingerprint}),
         }  # fmt: skip
+        if len(payload_bytes(payload)) > MAX_PAYLOAD:
+            raise InvalidInputError("This entry is too long to share (over 4 MB). Share an excerpt instead.")
         existing = self._store.conn.execute(
             "SELECT item_id, revision FROM shares WHERE entry_uid = ? AND circle_id = ? AND state = 'shared'",
             (entry.uid, s.circle_id),

@@ -26,8 +26,11 @@ from PySide6.QtGui import (
 
 from companion.attendance.output import Report
 from companion.attendance.report import FORMAT_LABELS, MEASURE_LABELS, MEASURES
+from companion.errors import InvalidInputError
 
 _app: QGuiApplication | None = None
+FULL_TABLE_PERIODS = 12  # up to this many periods the table shows every format
+MAX_PERIODS = 40
 MINIMAL_XMP = (
     b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
@@ -44,6 +47,12 @@ def ensure_app() -> None:
 
 
 def render_pdf(report: Report) -> bytes:
+    """The summary as PDF bytes. At most :data:`MAX_PERIODS` periods fit on its one page."""
+    if len(report.labels) > MAX_PERIODS:
+        raise InvalidInputError(
+            f"A PDF summary fits at most {MAX_PERIODS} periods on its one page; this report has "
+            f"{len(report.labels)}. Choose a shorter range, or --format csv or json. Nothing was written."
+        )
     ensure_app()
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -109,6 +118,17 @@ def _draw(p: QPainter, report: Report, width: int, height: int, mm: float) -> No
     chart_h = 60 * mm
     foot_h = 14 * mm
     rows = list(report.rows)
+    if (
+        len(report.labels) > FULL_TABLE_PERIODS
+    ):  # one page: the "all formats" rows only; the files have the rest
+        rows = [r for r in rows if r["format"] == "all"]
+        p.drawText(
+            QRectF(0, y, width, 5 * mm),
+            int(Qt.AlignmentFlag.AlignLeft),
+            f"More than {FULL_TABLE_PERIODS} periods: all formats together here; the CSV or JSON report "
+            "has each format.",
+        )
+        y += 5 * mm
     avail = height - y - chart_h - foot_h - 8 * mm
     row_h = max(2.4 * mm, min(6 * mm, avail / (len(rows) + 1)))
     y = _table(p, rows, y + 2 * mm, width, row_h, mm)
@@ -153,8 +173,9 @@ def _table(p: QPainter, rows: list[dict], top: float, width: int, row_h: float, 
     for i, row in enumerate(rows):
         if row["format"] == "all":
             p.fillRect(QRectF(0, y, width, row_h), QColor("#f3f6fa"))
+        first_of_period = i == 0 or rows[i - 1]["period"] != row["period"]
         cells = [
-            row["period"] if i % 4 == 0 else "",
+            row["period"] if first_of_period else "",
             FORMAT_LABELS.get(row["format"], row["format"]),
             *(row[m] for m in MEASURES),
         ]

@@ -139,3 +139,20 @@ def test_preview_marks_hidden_cells(seeded):
     for period, fmt, measure in hidden:
         row = next(r for r in report.rows if r["period"] == period and r["format"] == fmt)
         assert row[measure] in {"<11", "x"}
+
+
+def test_long_pdf_reports_stay_on_one_page_or_are_refused(app, tmp_path):
+    from companion.errors import InvalidInputError
+
+    svc = app.attendance
+    for month in range(1, 13):
+        meeting = svc.add_meeting(date(2025, month, 9), "in_person", 60).value
+        svc.attend(meeting.id, [f"Person {i}" for i in range(12 + month)])
+    out = tmp_path / "long.pdf"
+    svc.export("month", date(2024, 10, 1), date(2025, 12, 31), "pdf", out, today=TODAY)
+    text = pdf_text_pypdf(out.read_bytes())  # asserts one page
+    assert "More than 12 periods" in text and "2024-10" in text and "2025-12" in text
+    with pytest.raises(InvalidInputError, match="at most 40 periods"):
+        svc.export("month", date(2020, 1, 1), date(2023, 12, 31), "pdf", tmp_path / "x.pdf", today=TODAY)
+    assert not (tmp_path / "x.pdf").exists()
+    assert all(r.period_label >= "2024-10" for r in svc.releases())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,14 +53,26 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         t.push([b"x"])
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def _make_read_only(path: Path) -> Callable[[], None]:
+    """Make ``path`` unwritable; returns the undo. Root ignores permissions, so use the immutable flag there."""
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        return lambda: path.chmod(0o755)
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a folder read-only here (root, and no chattr support)")
+    return lambda: subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
 def test_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
-    tmp_path.chmod(0o555)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    undo = _make_read_only(folder)
     try:
         with pytest.raises(TransportError, match="read-only"):
-            FolderTransport(tmp_path, "writeraaaaaaaaaaaaaa").push([b"x"])
+            FolderTransport(folder, "writeraaaaaaaaaaaaaa").push([b"x"])
+        assert FolderTransport(folder, "writeraaaaaaaaaaaaaa").pull(None).blobs == []  # reading still works
     finally:
-        tmp_path.chmod(0o755)
+        undo()
 
 
 def test_unwritable_subfolder_is_a_clear_error(tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def start_relay(args: argparse.Namespace, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    storage = ["--postgres", args.postgres] if args.postgres else ["--db", str(folder / "relay.db")]
+    db = Path(args.db_dir) / f"bench-relay-{os.getpid()}.db" if args.db_dir else folder / "relay.db"
+    storage = ["--postgres", args.postgres] if args.postgres else ["--db", str(db)]
     log = folder / "relay.log"
     cmd = [
         sys.executable,
@@ -199,6 +200,28 @@ async def fetch_everything(url: str, box: tuple[str, str]) -> list[bytes]:
                 return out
 
 
+def fsync_ms(folder: Path, commits: int = 50) -> float:
+    """Median time of a small SQLite commit (synchronous=FULL) in ``folder``: the disk's share."""
+    import sqlite3
+
+    path = folder / f"bench-fsync-{os.getpid()}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (x BLOB)")
+        times = []
+        for _ in range(commits):
+            t0 = time.perf_counter()
+            conn.execute("INSERT INTO t VALUES (?)", (os.urandom(1024),))
+            times.append(time.perf_counter() - t0)
+        return percentile(times, 50) * 1000
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU of a process (the relay), from /proc; 0 when unknown."""
     if pid is None:
@@ -284,6 +307,11 @@ def main() -> int:
     p.add_argument(
         "--httpx", action="store_true", help="load with httpx.AsyncClient instead of the raw client"
     )
+    p.add_argument(
+        "--db-dir",
+        default=None,
+        help="folder for the SQLite file (default: a temporary one); /dev/shm leaves out disk latency",
+    )
     p.add_argument("--url", default=None, help="an already running relay on loopback (skip starting one)")
     args = p.parse_args()
     if args.url and not re.match(r"http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$", args.url):
@@ -295,6 +323,11 @@ def main() -> int:
             proc, url = start_relay(args, Path(tmp))
         try:
             ok = asyncio.run(run(url, args, proc.pid if proc is not None else None))
+            if proc is not None:
+                print(
+                    f"  storage fsync    {fsync_ms(Path(args.db_dir or tmp)):.2f} ms per SQLite commit "
+                    "(synchronous=FULL, measured right after the load in the same folder)"
+                )
         finally:
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
@@ -302,6 +335,9 @@ def main() -> int:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+            if args.db_dir:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{args.db_dir}/bench-relay-{os.getpid()}.db{suffix}").unlink(missing_ok=True)
     return 0 if ok else 1
 
 

@@ -106,9 +106,12 @@ class SyncEngine:
         self._deferred: set[str] = set()
         state = self.s.circle.state
         try:
-            self._push(report)
+            try:
+                self._push(report)
+            except CompanionError as exc:  # e.g. a read-only folder: still receive what can be received
+                report.state, report.error = "transport_failed", str(exc)
             if state in ("left", "removed"):
-                report.state = "not_syncing"
+                report.state = report.state if report.error else "not_syncing"
             else:
                 if state == "joining":
                     self._await_welcome(report)
@@ -116,7 +119,8 @@ class SyncEngine:
                     self._pull_and_apply(report)
                 with self.vault.transaction():
                     self.s.store.update_circle(self.s.circle_id, last_sync=now_ms())
-                self._push(report)
+                if report.state != "transport_failed":
+                    self._push(report)
         except CompanionError as exc:  # TransportError and kin: nothing lost, try again later
             report.state = "transport_failed"
             report.error = str(exc)

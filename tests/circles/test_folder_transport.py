@@ -105,3 +105,21 @@ def test_sync_with_missing_folder_keeps_the_outbox(circle, shared) -> None:
     assert ana.circles.get_circle(cid).outbox == 0
     ben.sync()
     assert [i.title for i in ben.inbox()] == ["Waiting"]
+
+
+def test_read_only_folder_still_receives(circle, shared) -> None:
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    ana.circles.share(ana.entry("to read", title="In"), cid)
+    ana.sync()
+    ben.circles.share(ben.entry("to send", title="Out"), cid)
+    sub = shared / ben.circles._store.circle(cid).writer_id
+    undo = _make_read_only(sub)
+    try:
+        report = ben.sync()[0]
+    finally:
+        undo()
+    assert report.state == "transport_failed" and "read-only" in (report.error or "")
+    assert [i.title for i in ben.inbox()] == ["In"]  # receiving still worked
+    assert ben.circles.get_circle(cid).outbox == 1  # and nothing was lost
+    assert ben.sync()[0].state == "done" and ben.circles.get_circle(cid).outbox == 0

@@ -106,8 +106,9 @@ STRICT = Profile(
     small_marker="<11",
     large_marker="x",
     description="0 shown; 1-10 hidden as <11; rows about fewer than 11 people hide their person counts; "
-    "other counts rounded to the nearest 5 (11 and 12 shown as 15); hours rounded to 5; complementary "
-    "suppression (x marks a hidden value of 11 or more) so that no hidden cell can be worked out.",
+    "other counts rounded to the nearest 5 (11 and 12 shown as 15); hours rounded to 5 and hidden (x) where "
+    "sessions are; complementary suppression (x marks a hidden count of 11 or more) so that no hidden cell "
+    "can be worked out.",
 )
 NHS = Profile(
     "nhs",
@@ -115,7 +116,8 @@ NHS = Profile(
     small_marker="*",
     large_marker="*",
     description="0 shown; 1-7 hidden as *; rows about fewer than 8 people hide their person counts; other "
-    "counts rounded to the nearest 5; hours rounded to 5; complementary suppression, also marked *.",
+    "counts rounded to the nearest 5; hours rounded to 5 and hidden where sessions are; complementary "
+    "suppression, also marked *.",
 )
 PROFILES: Mapping[str, Profile] = {p.name: p for p in (STRICT, NHS)}
 

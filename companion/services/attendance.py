@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from companion.attendance import engine
+from companion.attendance.disclosure import PROFILES
 from companion.attendance.ledger import Ledger, Release
 from companion.attendance.output import OUTPUT_FORMATS, Report, render_bytes, write_atomically
 from companion.attendance.periods import Period, PeriodKind, parse_period_label
@@ -213,6 +214,16 @@ class AttendanceService:
                     self._ledger.spend(conn, release.period, report.meta["epsilon"], request.budget)
             write_atomically(Path(output), data)
         return Changed(report, Changes.MEETINGS if new else Changes.NONE)
+
+    def profiles(self) -> list[tuple[str, str]]:
+        """The disclosure profiles, as (name, description), default first."""
+        return [(p.name, p.description) for p in PROFILES.values()]
+
+    def dp_available(self) -> bool:
+        """Whether differential privacy can be offered (the optional OpenDP extra is installed)."""
+        from companion.attendance import dp
+
+        return dp.available()
 
     def releases(self) -> list[Release]:
         """Everything released so far, oldest period first."""

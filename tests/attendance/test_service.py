@@ -217,3 +217,24 @@ def test_whole_periods_cover_the_range(app, tmp_path):
     assert report.labels == ("2026-Q1", "2026-Q2")
     with pytest.raises(InvalidInputError):
         svc.preview("month", date(2026, 3, 1), date(2026, 2, 1), today=TODAY)
+
+
+def test_four_person_circle_exports_no_person_count(app, tmp_path):
+    svc = app.attendance
+    circle = ["Ada", "Bea", "Cal", "Dev"]
+    for week in range(4):
+        add_group(svc, f"2026-03-{2 + 7 * week:02d}", names=circle)
+    add_group(svc, "2026-03-12", "online", names=circle[:3])
+    add_group(svc, "2026-03-20", "one_to_one", names=circle[3:])
+    report = svc.export(
+        "month", date(2026, 3, 1), date(2026, 3, 31), "csv", tmp_path / "c.csv", today=TODAY
+    ).value
+    for row in report.rows:
+        for m in ("attendances", "unique_attendees", "new_attendees", "returning_attendees"):
+            assert isinstance(row[m], str), (row["format"], m, row[m])
+
+
+def test_the_export_dialog_can_list_profiles_and_dp(app):
+    names = [name for name, _ in app.attendance.profiles()]
+    assert names == ["strict", "nhs"]
+    assert isinstance(app.attendance.dp_available(), bool)

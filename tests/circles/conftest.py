@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ def _open_copy(folder: Path) -> Companion:
     """
     if not _TEMPLATE:
         base = Path(tempfile.mkdtemp(prefix="companion-template-"))
+        atexit.register(shutil.rmtree, base, True)
         Companion(base / "vault").create("pw", params=FLOOR).value  # noqa: B018
         Companion(base / "vault").lock()
         header = Header.read(base / "vault" / HEADER_NAME)

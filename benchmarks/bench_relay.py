@@ -323,7 +323,7 @@ def main() -> int:
             proc, url = start_relay(args, Path(tmp))
         try:
             ok = asyncio.run(run(url, args, proc.pid if proc is not None else None))
-            if proc is not None:
+            if proc is not None and not args.postgres:
                 print(
                     f"  storage fsync    {fsync_ms(Path(args.db_dir or tmp)):.2f} ms per SQLite commit "
                     "(synchronous=FULL, measured right after the load in the same folder)"

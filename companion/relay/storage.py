@@ -37,7 +37,10 @@ import anyio.to_thread
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
-_INSERT_ENVELOPE = "INSERT INTO relay_envelopes (mailbox, seq, digest, data, received) VALUES (?, ?, ?, ?, ?)"
+_INSERT_ENVELOPE = (
+    "INSERT INTO relay_envelopes (mailbox, seq, digest, data, received) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (mailbox, digest) DO NOTHING"
+)
 _CAPABILITY_LABEL = b"companion-relay:v1:capability\x00"
 
 
@@ -82,7 +85,10 @@ class Storage(ABC):
         raise NotImplementedError
 
     def _transact(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(cursor, *args)`` in one write transaction and return its result once committed."""
+        """Run ``fn(cursor, *args)`` in a write transaction and return its result once committed.
+
+        ``fn`` may raise ``StorageRefusal`` only before it has written anything (SQLite runs several
+        operations in one transaction and relies on that)."""
         with self._write() as cur:
             return fn(cur, *args)
 
@@ -140,19 +146,19 @@ class Storage(ABC):
             if digest in seen:
                 results.append((seen[digest], False))
                 continue
-            cur.execute(
+            cur.execute(self._sql(_INSERT_ENVELOPE), (mailbox, next_seq + 1, digest, blob, now))
+            if cur.rowcount == 1:
+                next_seq += 1
+                seen[digest] = next_seq
+                results.append((next_seq, True))
+                continue
+            cur.execute(  # already stored earlier: answer with its cursor
                 self._sql("SELECT seq FROM relay_envelopes WHERE mailbox = ? AND digest = ?"),
                 (mailbox, digest),
             )
-            row = cur.fetchone()
-            if row is not None:
-                seen[digest] = int(row[0])
-                results.append((int(row[0]), False))
-                continue
-            next_seq += 1
-            cur.execute(self._sql(_INSERT_ENVELOPE), (mailbox, next_seq, digest, blob, now))
-            seen[digest] = next_seq
-            results.append((next_seq, True))
+            existing = int(cur.fetchone()[0])
+            seen[digest] = existing
+            results.append((existing, False))
         cur.execute(
             self._sql("UPDATE relay_mailboxes SET next_seq = ?, last_append = ? WHERE id = ?"),
             (next_seq, now, mailbox),
@@ -299,35 +305,48 @@ class SQLiteStorage(Storage):
             self._commit_group(group)
 
     def _commit_group(self, group: list[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]) -> None:
+        try:
+            outcomes = self._run_group(group)
+        except Exception as exc:
+            if len(group) == 1:
+                outcomes = [(group[0][2], None, exc)]
+            else:
+                # Something unexpected inside the group: all of it was rolled back. Give each operation a
+                # transaction of its own, so that one bad operation cannot take the others down with it.
+                outcomes = []
+                for item in group:
+                    try:
+                        outcomes.extend(self._run_group([item]))
+                    except Exception as single:
+                        outcomes.append((item[2], None, single))
+        for future, result, error in outcomes:  # answered only now that their transaction is durable
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+    def _run_group(
+        self, group: list[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """One transaction for the whole group. An operation refuses (``StorageRefusal``) only before it has
+        written anything, so a refusal needs no savepoint; any other error rolls the whole group back."""
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         cur = self._writer.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
             for fn, args, future in group:
-                cur.execute("SAVEPOINT op")
                 try:
-                    result = fn(cur, *args)
-                except Exception as exc:  # this operation alone is undone (a refusal, usually)
-                    cur.execute("ROLLBACK TO op")
-                    cur.execute("RELEASE op")
-                    outcomes.append((future, None, exc))
-                else:
-                    cur.execute("RELEASE op")
-                    outcomes.append((future, result, None))
+                    outcomes.append((future, fn(cur, *args), None))
+                except StorageRefusal as refusal:
+                    outcomes.append((future, None, refusal))
             cur.execute("COMMIT")
-        except Exception as exc:  # BEGIN or COMMIT failed: nothing of this group is stored
+        except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
-            for _, _, future in group:
-                future.set_exception(exc)
-            return
+            raise
         finally:
             cur.close()
-        for future, result, error in outcomes:  # answered only now that the group is durable
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+        return outcomes
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:

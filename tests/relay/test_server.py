@@ -378,3 +378,38 @@ def test_nonsense_settings_are_refused(args: list[str], tmp_path) -> None:  # ty
     result = _run_relay("--port", "0", "--db", str(tmp_path / "r.db"), *args)
     assert result.returncode == 2
     assert result.stderr.startswith("companion-relay: --")
+
+
+def test_sqlite_group_commit_isolates_a_refusal_and_a_failure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Appends that wait together are committed together; a refused one and one that fails half-way through
+    do not take the others down, and nothing of either is stored."""
+    from companion.relay.storage import WrongCapability
+
+    storage = SQLiteStorage(tmp_path / "group.db")
+    try:
+        mailbox, cap = new_box()
+        h, other = capability_hash(cap), capability_hash(new_box()[1])
+        storage.append(mailbox, h, [b"first"], now=1.0)
+
+        def broken(cur) -> None:  # type: ignore[no-untyped-def]
+            cur.execute("INSERT INTO relay_envelopes VALUES (?, 999, ?, ?, 0)", (mailbox, b"d" * 32, b"half"))
+            raise RuntimeError("disk on fire")
+
+        blocker = storage._submit(lambda cur: time.sleep(0.3))  # the rest queue up behind it: one group
+        good = [storage._submit(storage._append_tx, mailbox, h, [f"g{i}".encode()], 2.0) for i in range(10)]
+        wrong = storage._submit(storage._append_tx, mailbox, other, [b"intruder"], 2.0)
+        bad = storage._submit(broken)
+        later = [storage._submit(storage._append_tx, mailbox, h, [f"h{i}".encode()], 2.0) for i in range(10)]
+        blocker.result(5)
+        assert [f.result(5) for f in good + later] == [[(n, True)] for n in range(2, 22)]
+        with pytest.raises(WrongCapability):
+            wrong.result(5)
+        with pytest.raises(RuntimeError):
+            bad.result(5)
+        got = storage.fetch(mailbox, h, after=0, limit=100, max_bytes=1 << 20).envelopes
+        assert [b for _, b in got] == [b"first"] + [f"g{i}".encode() for i in range(10)] + [
+            f"h{i}".encode() for i in range(10)
+        ]
+        assert [c for c, _ in got] == list(range(1, 22))
+    finally:
+        storage.close()

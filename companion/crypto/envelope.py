@@ -18,6 +18,7 @@ and nothing else; nothing is returned from an envelope that failed any step.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import time
@@ -404,4 +405,6 @@ def envelope_id(data: bytes) -> str:
     """The content address of an envelope: lowercase base32 of a labelled SHA-256 (52 characters)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("data must be bytes")
-    return b32(labelled_hash(LABEL_ENVELOPE_ID, bytes(data)))
+    # The envelope is the last (and only) part, so it needs no length prefix; envelopes may exceed the u16
+    # prefix that labelled_hash gives each part (anything over 64 KiB would not hash otherwise).
+    return b32(hashlib.sha256(lp(LABEL_ENVELOPE_ID.encode("ascii")) + bytes(data)).digest())

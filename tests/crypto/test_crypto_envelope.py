@@ -402,3 +402,14 @@ def test_non_bytes_input_is_rejected(pool, directory):
     for junk in (None, "CPNE", 5, [1, 2]):
         with pytest.raises(InvalidEnvelope):
             open_envelope(junk, me=pool[1], author_key=directory)  # type: ignore[arg-type]
+
+
+def test_envelope_id_of_a_large_envelope() -> None:
+    """Envelopes above 64 KiB (a long entry, many recipients) still get a content address."""
+    from companion.crypto import Identity, envelope_id, seal
+
+    author = Identity.generate()
+    big = seal(author, [author.public], kind="item", circle_id="c1", item_id="i1", revision=1, counter=1,
+               roster_head=b"", payload=b"x" * 200_000)
+    assert len(big) > 0x10000
+    assert len(envelope_id(big)) == 52 and envelope_id(big) != envelope_id(big[:-1])

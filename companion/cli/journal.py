@@ -1,4 +1,4 @@
-"""Journal commands: init, add, list, show, search, edit, delete, trash, restore, passwd, export."""
+"""Journal commands: init, add, list, show, search, edit, delete, trash, undelete, passwd, export."""
 
 from __future__ import annotations
 
@@ -61,13 +61,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     command("trash", cmd_trash, "list entries in the trash")
 
-    p = command(
-        "restore",
-        cmd_restore,
-        "bring an entry back from the trash (ID), or restore a backup FILE into an empty data folder "
-        "(same as restore-backup)",
-    )
-    p.add_argument("id", metavar="ID|FILE")
+    p = command("undelete", cmd_undelete, "bring an entry back from the trash")
+    p.add_argument("id", type=_entry_id, metavar="ID")
 
     command("passwd", cmd_passwd, f"change the passphrase (${ENV_NEW_PASSPHRASE} for scripts)")
 
@@ -262,7 +257,7 @@ def cmd_delete(ctx: Context) -> None:
         journal.trash_entry(ctx.args.id)
         ctx.emit(
             {"id": ctx.args.id, "in_trash": True},
-            f"Entry {ctx.args.id} is in the trash. Bring it back with: companion restore {ctx.args.id}",
+            f"Entry {ctx.args.id} is in the trash. Bring it back with: companion undelete {ctx.args.id}",
         )
 
 
@@ -271,13 +266,8 @@ def cmd_trash(ctx: Context) -> None:
     ctx.emit([summary_json(r) for r in rows], lambda: "\n".join(map(summary_line, rows)) or "The trash is empty.")
 
 
-def cmd_restore(ctx: Context) -> None:
-    if not ctx.args.id.isdigit():  # a path: `companion restore FILE` restores a backup
-        from companion.cli.transfer import cmd_restore as restore_backup
-
-        ctx.args.file = Path(ctx.args.id)
-        return restore_backup(ctx)
-    entry = ctx.app().journal.restore_entry(int(ctx.args.id)).value
+def cmd_undelete(ctx: Context) -> None:
+    entry = ctx.app().journal.restore_entry(ctx.args.id).value
     ctx.emit(entry_json(entry), str(entry.id))
 
 

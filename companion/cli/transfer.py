@@ -1,7 +1,6 @@
-"""Import, backup and restore commands: ``import``, ``backup``, ``restore-backup``, ``verify-backup``.
+"""Import, backup and restore commands: ``import``, ``backup``, ``restore``, ``verify-backup``.
 
-``companion restore FILE`` also restores a backup: the journal's ``restore ID`` (from the trash) hands
-anything that is not an entry number to :func:`cmd_restore` here.
+(An entry in the trash comes back with ``companion undelete ID``, a journal command.)
 
 (``export`` stays with the journal commands; its ``pdf`` format and date range go through the transfer
 service.)
@@ -47,7 +46,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--separate-passphrase", action="store_true")
 
     p = command(
-        "restore-backup",
+        "restore",
         cmd_restore,
         "restore a backup into an empty or new data folder; asks for the backup's passphrase "
         f"(${ENV_BACKUP_PASSPHRASE}, else $COMPANION_PASSPHRASE, else a prompt)",

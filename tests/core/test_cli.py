@@ -53,7 +53,7 @@ def test_init_add_list_show_search(run) -> None:
     assert (code, out.strip()) == (0, "Nothing found.")
 
 
-def test_edit_delete_trash_restore(run) -> None:
+def test_edit_delete_trash_undelete(run) -> None:
     run("init")
     entry_id = run("add", "draft")[1].strip()
     assert run("edit", entry_id, "--text", "final", "--title", "Done", "--mood", "2")[0] == 0
@@ -62,7 +62,7 @@ def test_edit_delete_trash_restore(run) -> None:
     assert json.loads(run("show", entry_id, "--json")[1])["mood"] is None
     assert run("delete", entry_id)[0] == 0
     assert json.loads(run("trash", "--json")[1])[0]["id"] == int(entry_id)
-    assert run("restore", entry_id)[0] == 0
+    assert run("undelete", entry_id)[0] == 0
     assert json.loads(run("list", "--json")[1])[0]["id"] == int(entry_id)
     assert run("delete", entry_id, "--permanent")[0] == 0
     assert run("show", entry_id)[0] != 0

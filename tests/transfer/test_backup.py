@@ -237,7 +237,7 @@ def test_cli_backup_restore_and_flipped_byte(app, tmp_path, monkeypatch, capsys)
     data = bytearray(out.read_bytes())
     data[len(data) // 2] ^= 0x10
     out.write_bytes(bytes(data))
-    assert main(["--data-dir", str(tmp_path / "r2"), "restore-backup", str(out)]) == 5
+    assert main(["--data-dir", str(tmp_path / "r2"), "restore", str(out)]) == 5
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "integrity check" in err[0]
     assert not (tmp_path / "r2").exists()

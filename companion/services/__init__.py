@@ -77,6 +77,10 @@ class Companion:
     def lock(self) -> Changed[None]:
         """Close the vault; the key and the page cache go with the connection."""
         vault, self._vault = self._vault, None
+        for service in self._services.values():
+            close = getattr(service, "close", None)  # services holding secrets of their own drop them here
+            if close is not None:
+                close()
         self._services.clear()
         if vault is not None:
             vault.close()

@@ -194,7 +194,8 @@ class TransferService:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def __del__(self) -> None:  # the app drops its services on lock: take the backup key with them
+    def close(self) -> None:
+        """Called by ``Companion.lock()``: the backup key goes with the vault's."""
         self.forget_backup_passphrase()
 
     def _derive(self, passphrase: str, *, separate: bool, params: KdfParams | None) -> BackupKey:

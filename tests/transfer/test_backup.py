@@ -163,8 +163,10 @@ def test_automatic_backups_keep_the_last_n(app, tmp_path):
     assert [b.path for b in listed] == [made[3], made[2]]
     assert sorted(p.name for p in folder.iterdir()) == sorted([made[2].name, made[3].name, "unrelated.txt"])
     verify(made[3], PASSPHRASE)
-    # the key goes with the lock
+    # the key goes with the lock: wiped in the service that held it, not just dropped with it
+    service = app.transfer
     app.lock()
+    assert not service.has_backup_key
     app.unlock(PASSPHRASE)
     assert not app.transfer.has_backup_key
 

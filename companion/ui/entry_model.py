@@ -118,6 +118,8 @@ class EntryListModel(QAbstractListModel):
         after = self.rows[-1].id if self.rows else None
 
         def op(app):
+            if epoch != self._epoch:  # typed on since: skip the stale search (its result would be dropped)
+                return []
             if query.is_search:
                 return app.journal.search(query.text, query.filters, limit=PAGE_SIZE, offset=offset)
             return app.journal.recent(PAGE_SIZE, after_id=after)
@@ -136,9 +138,11 @@ class EntryListModel(QAbstractListModel):
         self.fetchMore()
         if query.is_search:
             epoch = self._epoch
-            self.ops.query_op(lambda app: app.journal.search_count(query.text, query.filters)).success(
-                lambda n: self._set_total(epoch, n)
-            ).run()
+            self.ops.query_op(
+                lambda app: (
+                    None if epoch != self._epoch else app.journal.search_count(query.text, query.filters)
+                )
+            ).success(lambda n: self._set_total(epoch, n)).run()
 
     def reset_empty(self) -> None:
         """Drop every row (used when locking): the list shows nothing and holds no entry text."""

@@ -5,8 +5,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from datetime import datetime
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from companion.vault.header import FLOOR
+
+# Conftest files are imported at collection, before any test runs. Create the one QApplication now:
+# otherwise a test elsewhere that renders a PDF creates a bare QGuiApplication first, and then no widget
+# can exist in the process.
+_QAPP = QApplication.instance() or QApplication(["companion-tests"])
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -9,8 +9,10 @@ from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -230,11 +232,25 @@ class MainWindow(QMainWindow):
         self.ops.new_generation()
         for page in self.pages:
             page.on_lock()
-        QApplication.clipboard().clear() if self._clipboard_is_ours() else None
+        if self._clipboard_is_ours():
+            QApplication.clipboard().clear()
+        self._close_dialogs()
         self.ops.collection_op(lambda app: app.lock(), keep_after_lock=True).run()
         self._to_unlock(locked=True)
         self.show_status("Locked after a period of inactivity." if reason == "idle" else "Locked.")
         self.locked.emit()
+
+    def _close_dialogs(self) -> None:
+        """Close every open dialog (settings, a link's address, a message): none may stay up over the lock."""
+        for widget in QApplication.topLevelWidgets():
+            if widget is self or not widget.isVisible():
+                continue
+            for field in widget.findChildren(QLineEdit):
+                field.clear()
+            if isinstance(widget, QDialog):
+                widget.reject()
+            else:
+                widget.close()
 
     def _clipboard_is_ours(self) -> bool:
         clipboard = QApplication.clipboard()
@@ -347,8 +363,8 @@ class MainWindow(QMainWindow):
         from companion.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.data_dir, self.ops, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.settings_changed.connect(self.apply_settings)
-        self.locked.connect(dialog.reject)
         dialog.open()
         return dialog
 

@@ -528,3 +528,12 @@ def test_screen_saver_activation_locks_over_dbus():
     )
     assert "available True" in result.stdout, result.stdout + result.stderr
     assert "locked True" in result.stdout and result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lock_closes_open_dialogs_and_clears_their_fields(qtbot, unlocked):
+    dialog = unlocked.open_settings()
+    qtbot.waitExposed(dialog)
+    qtbot.keyClicks(dialog.current, PASSPHRASE)
+    unlocked.lock()
+    assert not dialog.isVisible()
+    assert dialog.current.text() == ""

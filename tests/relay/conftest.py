@@ -125,7 +125,9 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 def relay(backend_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     """One relay per backend, shared by the tests that need default settings (each uses fresh mailboxes)."""
     folder = tmp_path_factory.mktemp(f"relay-{backend_kind}")
-    process = RelayProcess(make_backend(backend_kind, folder), folder / "relay.log").start()
+    # Rate limiting off: every test talks from 127.0.0.1 and would share one bucket; the rate-limit tests
+    # start relays of their own.
+    process = RelayProcess(make_backend(backend_kind, folder), folder / "relay.log", ["--rate", "0"]).start()
     yield process
     process.stop()
 

@@ -36,7 +36,7 @@ from companion.attendance.disclosure import (
     weakest_hidden,
 )
 from companion.attendance.periods import period_of
-from companion.attendance.report import FORMATS, ROWS, Dataset, MeetingFact, true_counts
+from companion.attendance.report import FORMATS, ROWS, Dataset, MeetingFact, meeting_lengths, true_counts
 from companion.services import Companion
 from companion.vault.header import FLOOR
 
@@ -44,11 +44,19 @@ from companion.vault.header import FLOOR
 def random_table(rng: random.Random):
     people = rng.choice((rng.randint(1, 20), rng.randint(1, 60)))
     n = rng.randint(1, 20)
-    meetings = [MeetingFact(i, date(2026, rng.choice((1, 2, 2)), rng.randint(1, 28)), rng.choice(FORMATS),
-                            rng.choice((45, 60, 90, 120))) for i in range(n)]
+    meetings = [
+        MeetingFact(
+            i,
+            date(2026, rng.choice((1, 2, 2)), rng.randint(1, 28)),
+            rng.choice(FORMATS),
+            rng.choice((45, 60, 90, 120)),
+        )
+        for i in range(n)
+    ]
     density = rng.uniform(0.05, 0.8)
     marks = [(m, p) for m in range(n) for p in range(people) if rng.random() < density]
-    return true_counts(Dataset(meetings, marks), period_of("month", date(2026, 2, 1)))
+    data, period = Dataset(meetings, marks), period_of("month", date(2026, 2, 1))
+    return true_counts(data, period), meeting_lengths(data, period)
 
 
 def rule_of_thumb(counts, profile):
@@ -74,29 +82,38 @@ def bench_tables(n: int, seed: int) -> None:
     tables = [random_table(rng) for _ in range(n)]
     for profile in (STRICT, NHS):
         t_primary, t_full, hidden_p, hidden_f, unsafe_thumb, unsafe_primary = [], [], 0, 0, 0, 0
-        for counts in tables:
+        for counts, lengths in tables:
             t = time.perf_counter()
             primary = render(counts, primary_hidden(counts, profile), profile)
             t_primary.append(time.perf_counter() - t)
             t = time.perf_counter()
-            full = protect(counts, profile)
+            full = protect(counts, profile, lengths)
             t_full.append(time.perf_counter() - t)
             hidden_p += sum(1 for c in hidden_cells(primary) if c[1] != "hours")
             hidden_f += sum(1 for c in hidden_cells(full) if c[1] != "hours")
-            unsafe_primary += weakest_hidden(primary, profile, counts) is not None
-            unsafe_thumb += weakest_hidden(rule_of_thumb(counts, profile), profile, counts) is not None
-            assert weakest_hidden(full, profile, counts) is None
+            unsafe_primary += weakest_hidden(primary, profile, counts, lengths) is not None
+            thumb = rule_of_thumb(counts, profile)
+            unsafe_thumb += weakest_hidden(thumb, profile, counts, lengths) is not None
+            assert weakest_hidden(full, profile, counts, lengths) is None
         cells = len(tables) * len(ROWS) * len(COUNT_MEASURES)
         print(f"[{profile.name}] {len(tables)} one-month tables")
-        print(f"  protect():            median {statistics.median(t_full) * 1e3:6.1f} ms   p95 "
-              f"{pct(t_full, 0.95) * 1e3:6.1f} ms   max {max(t_full) * 1e3:6.1f} ms")
-        print(f"  primary + rounding:   median {statistics.median(t_primary) * 1e3:6.3f} ms   "
-              f"(exact audit costs x{statistics.median(t_full) / statistics.median(t_primary):.0f})")
-        print(f"  count cells hidden:   primary {hidden_p / cells:5.1%}   after complementary "
-              f"{hidden_f / cells:5.1%}   (x{hidden_f / max(1, hidden_p):.2f})")
-        print(f"  tables with a hidden cell a reader can pin to < 3 values: primary only "
-              f"{unsafe_primary / len(tables):5.1%}, rule of thumb {unsafe_thumb / len(tables):5.1%}, "
-              f"protect() 0.0%")
+        print(
+            f"  protect():            median {statistics.median(t_full) * 1e3:6.1f} ms   p95 "
+            f"{pct(t_full, 0.95) * 1e3:6.1f} ms   max {max(t_full) * 1e3:6.1f} ms"
+        )
+        print(
+            f"  primary + rounding:   median {statistics.median(t_primary) * 1e3:6.3f} ms   "
+            f"(exact audit costs x{statistics.median(t_full) / statistics.median(t_primary):.0f})"
+        )
+        print(
+            f"  count cells hidden:   primary {hidden_p / cells:5.1%}   after complementary "
+            f"{hidden_f / cells:5.1%}   (x{hidden_f / max(1, hidden_p):.2f})"
+        )
+        print(
+            f"  tables with a hidden cell a reader can pin to < 3 values: primary only "
+            f"{unsafe_primary / len(tables):5.1%}, rule of thumb {unsafe_thumb / len(tables):5.1%}, "
+            f"protect() 0.0%"
+        )
 
 
 def bench_export() -> None:
@@ -142,8 +159,15 @@ def bench_export() -> None:
             t = time.perf_counter()
             m = svc.add_meeting(date(2026, 2, 3), "online", 60).value
             svc.attend(m.id, people[:20])
-            svc.export("quarter", date(2026, 1, 1), date(2026, 3, 31), "csv", Path(folder) / "dp.csv",
-                       epsilon=1.0, today=today)
+            svc.export(
+                "quarter",
+                date(2026, 1, 1),
+                date(2026, 3, 31),
+                "csv",
+                Path(folder) / "dp.csv",
+                epsilon=1.0,
+                today=today,
+            )
             print(f"DP export of one quarter (6 OpenDP draws): {(time.perf_counter() - t) * 1e3:.0f} ms")
         app.lock()
 

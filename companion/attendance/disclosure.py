@@ -40,6 +40,7 @@ from companion.errors import InvalidInputError
 
 Shown = int | str  # a published cell: a number, or a marker for a hidden value
 Published = dict[Cell, Shown]
+Lengths = Mapping[str, tuple[int, int]]  # row → (shortest, longest) meeting in minutes
 COUNT_MEASURES: tuple[str, ...] = tuple(m for m in MEASURES if m != "hours")
 MAX_MEETING_MINUTES = 1440
 
@@ -157,22 +158,27 @@ def render(counts: Counts, hidden: set[Cell], profile: Profile) -> Published:
     return out
 
 
-def protect(counts: Counts, profile: Profile) -> Published:
+def protect(counts: Counts, profile: Profile, lengths: Lengths | None = None) -> Published:
     """Publish one period's table under ``profile``, with complementary suppression until every hidden
-    count is protected. Deterministic: the same counts always give the same table."""
+    count is protected. Deterministic: the same counts always give the same table.
+
+    ``lengths`` (each row's shortest and longest meeting, in minutes) is what a reader may know about
+    session lengths; the audit assumes they know it, so hours cannot be turned back into sessions."""
     hidden = primary_hidden(counts, profile)
     while True:
         published = render(counts, hidden, profile)
-        weak = weakest_hidden(published, profile, counts)
+        weak = weakest_hidden(published, profile, counts, lengths)
         if weak is None:
             return published
-        candidate = _next_to_hide(counts, hidden, weak, profile)
+        candidate = _next_to_hide(counts, hidden, weak, profile, lengths)
         if candidate is None:  # everything that could be hidden is hidden
             return published
         hidden.add(candidate)
 
 
-def _next_to_hide(counts: Counts, hidden: set[Cell], weak: Cell, profile: Profile) -> Cell | None:
+def _next_to_hide(
+    counts: Counts, hidden: set[Cell], weak: Cell, profile: Profile, lengths: Lengths | None
+) -> Cell | None:
     """The cell to hide next to protect ``weak``: among the shown cells in its row or column (then
     anywhere), the first, smallest non-zero first, whose hiding alone protects ``weak``; failing that, the
     smallest."""
@@ -182,16 +188,18 @@ def _next_to_hide(counts: Counts, hidden: set[Cell], weak: Cell, profile: Profil
     if not pool:
         return None
     for candidate in pool:
-        box, constraints = public_model(render(counts, hidden | {candidate}, profile), profile)
+        box, constraints = public_model(render(counts, hidden | {candidate}, profile), profile, lengths)
         if spans_at_least(box, constraints, weak, profile.protection, counts[weak]):
             return candidate
     return pool[0]
 
 
-def weakest_hidden(published: Published, profile: Profile, counts: Counts | None = None) -> Cell | None:
+def weakest_hidden(
+    published: Published, profile: Profile, counts: Counts | None = None, lengths: Lengths | None = None
+) -> Cell | None:
     """The first hidden count a reader could narrow to fewer than ``protection + 1`` values, or None.
     ``counts`` (the truth, when known) only speeds the search up."""
-    box, constraints = public_model(published, profile)
+    box, constraints = public_model(published, profile, lengths)
     width = profile.protection
     witnesses: list[dict] = []  # solutions found on the way: each may already show other cells are protected
     for cell in hidden_cells(published):
@@ -221,13 +229,16 @@ def hidden_cells(published: Published) -> list[Cell]:
 # -- what a reader knows -------------------------------------------------------------------------------------
 
 
-def public_model(published: Published, profile: Profile) -> tuple[Box, list[Constraint]]:
+def public_model(
+    published: Published, profile: Profile, lengths: Lengths | None = None
+) -> tuple[Box, list[Constraint]]:
     """Every cell as the interval a reader knows it lies in, and the relations they know hold between cells.
 
     Hours are in minutes. Relations: ``all`` is the sum of the formats for sessions, minutes and attendances;
     for each person count, ``all`` lies between the largest format and the sum of the formats; in every row
-    ``unique = new + returning``, ``unique <= attendances <= unique * sessions`` and ``sessions <= minutes <=
-    1440 * sessions``.
+    ``unique = new + returning``, ``unique <= attendances <= unique * sessions`` and ``shortest * sessions <=
+    minutes <= longest * sessions``, where a reader is assumed to know each row's shortest and longest meeting
+    (``lengths``; without it, 1 and 1440 minutes).
     """
     box: Box = {}
     for row in ROWS:
@@ -256,10 +267,9 @@ def public_model(published: Published, profile: Profile) -> tuple[Box, list[Cons
         )
         constraints.append(Linear((((row, "attendances"), 1), ((row, "unique_attendees"), -1)), 0, INFINITY))
         constraints.append(ProductBound((row, "attendances"), (row, "unique_attendees"), (row, "sessions")))
-        constraints.append(Linear((((row, "hours"), 1), ((row, "sessions"), -1)), 0, INFINITY))
-        constraints.append(
-            Linear((((row, "hours"), -1), ((row, "sessions"), MAX_MEETING_MINUTES)), 0, INFINITY)
-        )
+        shortest, longest = (lengths or {}).get(row, (1, MAX_MEETING_MINUTES))
+        constraints.append(Linear((((row, "hours"), 1), ((row, "sessions"), -shortest)), 0, INFINITY))
+        constraints.append(Linear((((row, "hours"), -1), ((row, "sessions"), longest)), 0, INFINITY))
     return box, constraints
 
 

@@ -14,7 +14,7 @@ from companion.attendance import disclosure
 from companion.attendance.ledger import DEFAULT_BUDGET, Ledger, ReleaseRefusedError
 from companion.attendance.output import DEFINITIONS, SCHEMA_VERSION, Report
 from companion.attendance.periods import Period, PeriodKind, periods_between
-from companion.attendance.report import MEASURES, ROWS, Dataset, first_days, true_counts
+from companion.attendance.report import MEASURES, ROWS, Dataset, first_days, meeting_lengths, true_counts
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,9 @@ def build(
                 table = dp.release(dataset, period, plan)
                 period_rows = [_row(period.label, fmt, {m: table[fmt, m] for m in MEASURES}) for fmt in ROWS]
         else:
-            published = disclosure.protect(true_counts(dataset, period, first=first), profile)
+            published = disclosure.protect(
+                true_counts(dataset, period, first=first), profile, meeting_lengths(dataset, period)
+            )
             period_rows = [_row(period.label, fmt, {m: published[fmt, m] for m in MEASURES}) for fmt in ROWS]
         rows.extend(period_rows)
         new.append(NewRelease(period, period_rows))

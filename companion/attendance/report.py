@@ -121,6 +121,16 @@ def true_counts(dataset: Dataset, period: Period, *, first: Mapping[int, date] |
     return counts
 
 
+def meeting_lengths(dataset: Dataset, period: Period) -> dict[str, tuple[int, int]]:
+    """Each row's shortest and longest meeting in the period, in minutes (rows without meetings left out)."""
+    found: dict[str, list[int]] = {}
+    for m in dataset.meetings:
+        if period.contains(m.day):
+            for row in (m.format, "all"):
+                found.setdefault(row, []).append(m.minutes)
+    return {row: (min(v), max(v)) for row, v in found.items()}
+
+
 def cap_contributions(dataset: Dataset, periods: Iterable[Period], limit: int) -> Dataset:
     """Keep at most ``limit`` attendance marks per person per period (the earliest meetings; ties by id).
 

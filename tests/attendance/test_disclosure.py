@@ -24,6 +24,7 @@ from companion.attendance.disclosure import (
     protect,
     public_model,
     render,
+    weakest_hidden,
 )
 from companion.attendance.periods import period_of
 from companion.attendance.report import (
@@ -33,6 +34,7 @@ from companion.attendance.report import (
     ROWS,
     Dataset,
     MeetingFact,
+    meeting_lengths,
     true_counts,
 )
 from companion.attendance.solver import check_assignment, feasible
@@ -95,9 +97,9 @@ def capped_range(box, constraints, cell, truth, cap=25):
     return low, lo
 
 
-def audit(counts, published, profile):
+def audit(counts, published, profile, lengths=None):
     """Range of every hidden count, after checking the truth is consistent with the public model."""
-    box, constraints = public_model(published, profile)
+    box, constraints = public_model(published, profile, lengths)
     truth = {cell: counts[cell] for cell in box}
     for cell, (lo, hi) in box.items():
         assert lo <= truth[cell] <= hi, f"{cell}: true {truth[cell]} outside what is published ({lo}, {hi})"
@@ -114,13 +116,14 @@ def audit(counts, published, profile):
 @given(data=datasets())
 def test_published_counts_and_hidden_cells_are_safe(profile, data):
     counts = true_counts(data, FEB)
-    published = protect(counts, profile)
+    lengths = meeting_lengths(data, FEB)  # the reader is assumed to know how long meetings last
+    published = protect(counts, profile, lengths)
     for (row, measure), value in published.items():
         assert published_ok(value, measure, profile), (row, measure, value)
     # every count below the threshold is hidden
     for cell in primary_hidden(counts, profile):
         assert isinstance(published[cell], str)
-    for low, high in audit(counts, published, profile).values():
+    for low, high in audit(counts, published, profile, lengths).values():
         # never pinned to one value between 1 and 10 (nor to any single value): at least protection + 1 values
         assert high - low >= profile.protection
         assert not (low == high and 1 <= low <= 10)
@@ -134,8 +137,9 @@ def test_one_more_attendee_moves_published_numbers_by_at_most_the_rounding_band(
     bigger = Dataset(data.meetings, [*data.marks, (meeting, newcomer)])
     period = period_of("month", data.meetings[meeting].day)
     for profile in (STRICT, NHS):
-        before = protect(true_counts(data, period), profile)
-        after = protect(true_counts(bigger, period), profile)
+        lengths = meeting_lengths(data, period)
+        before = protect(true_counts(data, period), profile, lengths)
+        after = protect(true_counts(bigger, period), profile, lengths)
         for cell in before:
             if isinstance(before[cell], int) and isinstance(after[cell], int):
                 assert abs(before[cell] - after[cell]) <= profile.rounding, (cell, before[cell], after[cell])
@@ -219,3 +223,24 @@ def test_eleven_and_twelve_are_never_shown_below_the_threshold():
     assert STRICT.count_interval(15) == (11, 17)
     assert NHS.round_count(8) == 10 and NHS.count_interval(10) == (8, 12)
     assert STRICT.round_hours(1) == 5 and STRICT.hours_interval(5) == (1, 449)
+
+
+def test_hours_do_not_give_hidden_sessions_back_to_a_reader_who_knows_session_lengths():
+    """Every meeting lasts exactly two hours and the reader knows it: hours are then a second, rounded view
+    of sessions (here 29 sessions: "30" says 28-32, "60 hours" says 29-31, and three hidden formats of at
+    most 10 each pin the total). The audit assumes that knowledge, so the published table stays safe."""
+    meetings, marks = [], []
+    for fmt, sessions in (("in_person", 9), ("online", 10), ("one_to_one", 10)):
+        for _ in range(sessions):
+            i = len(meetings)
+            meetings.append(MeetingFact(i, date(2026, 2, 1 + i % 28), fmt, 120))
+            people = [1000 + i] if fmt == "one_to_one" else [(7 * i + k) % 30 for k in range(15)]
+            marks += [(i, p) for p in people]
+    data = Dataset(meetings, marks)
+    counts, lengths = true_counts(data, FEB), meeting_lengths(data, FEB)
+    assert lengths["all"] == (120, 120) and counts["all", "sessions"] == 29
+    naive = protect(counts, STRICT)  # as if the reader knew nothing about lengths
+    assert weakest_hidden(naive, STRICT, counts, lengths) is not None
+    published = protect(counts, STRICT, lengths)
+    for low, high in audit(counts, published, STRICT, lengths).values():
+        assert high - low >= STRICT.protection

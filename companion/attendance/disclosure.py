@@ -36,7 +36,14 @@ from companion.attendance.solver import (
     solve_within,
     spans_at_least,
 )
-from companion.errors import InvalidInputError
+from companion.errors import CompanionError, InvalidInputError
+
+
+class UnprotectableError(CompanionError):
+    """No suppression pattern protects the table (not seen in tests or stress runs; refused, not risked)."""
+
+    exit_code = 7
+
 
 Shown = int | str  # a published cell: a number, or a marker for a hidden value
 Published = dict[Cell, Shown]
@@ -171,8 +178,11 @@ def protect(counts: Counts, profile: Profile, lengths: Lengths | None = None) ->
         if weak is None:
             return published
         candidate = _next_to_hide(counts, hidden, weak, profile, lengths)
-        if candidate is None:  # everything that could be hidden is hidden
-            return published
+        if candidate is None:  # everything is hidden and a cell is still exposed: publish nothing at all
+            raise UnprotectableError(
+                "This period's numbers cannot be published safely even with every cell hidden. Nothing was "
+                "written; try a longer period (a quarter instead of a month)."
+            )
         hidden.add(candidate)
 
 

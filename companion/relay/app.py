@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hmac
 import json
 import logging
 import math
@@ -33,7 +34,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .storage import CursorAhead, Storage, UnknownMailbox, WrongCapability, capability_hash
+from .storage import (
+    CreationRefused,
+    CursorAhead,
+    Storage,
+    UnknownMailbox,
+    WrongCapability,
+    capability_hash,
+)
 
 log = logging.getLogger("companion.relay")
 
@@ -61,6 +69,7 @@ class RelayConfig:
     poll_interval: float | None = None  # push channel: also re-check storage this often (several processes)
     keepalive: float = 15.0  # push channel: a comment line this often
     max_streams: int = 1000  # open push-channel connections, all clients together
+    create_token: str | None = None  # when set, only an append with ``Relay-Token: <it>`` creates a mailbox
 
     def public_limits(self) -> dict[str, Any]:
         keys = ("max_body_bytes", "max_envelope_bytes", "max_batch", "max_fetch", "max_fetch_bytes")
@@ -271,6 +280,12 @@ def create_app(
                 return _error(404, "unknown_mailbox", "No such mailbox.")
             except WrongCapability:
                 return _error(403, "wrong_capability", "This capability does not open this mailbox.")
+            except CreationRefused:
+                return _error(
+                    403,
+                    "creation_refused",
+                    "This relay creates new mailboxes only with its creation token (header Relay-Token).",
+                )
             except CursorAhead:
                 return _error(400, "bad_cursor", "The cursor is beyond this mailbox's latest envelope.")
 
@@ -279,7 +294,10 @@ def create_app(
     async def append(request: Request, mailbox: str, cap_hash: bytes) -> Response:
         body = await _read_body(request, cfg.max_body_bytes)
         blobs = _parse_envelopes(body, cfg)
-        results = await storage.append_async(mailbox, cap_hash, blobs, time.time())
+        may_create = cfg.create_token is None or hmac.compare_digest(
+            request.headers.get("relay-token", "").encode(), cfg.create_token.encode()
+        )
+        results = await storage.append_async(mailbox, cap_hash, blobs, time.time(), may_create)
         if any(new for _, new in results):
             notifier.notify(mailbox)
         return JSONResponse({"cursors": [str(c) for c, _ in results], "stored": [new for _, new in results]})

@@ -22,6 +22,7 @@ from .app import MiB, RelayConfig, create_app
 from .storage import open_storage
 
 ENV_POSTGRES = "COMPANION_RELAY_POSTGRES"  # keeps a DSN with a password out of the process list
+ENV_CREATE_TOKEN = "COMPANION_RELAY_CREATE_TOKEN"  # the same for the creation token
 
 
 def is_loopback(host: str) -> bool:
@@ -48,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DSN",
         help=f"PostgreSQL connection string (or set ${ENV_POSTGRES})",
+    )
+    p.add_argument(
+        "--create-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"only appends carrying 'Relay-Token: TOKEN' create new mailboxes (or set ${ENV_CREATE_TOKEN}); "
+        "existing mailboxes need only their capability",
     )
     p.add_argument("--max-body", type=int, default=d.max_body_bytes, help="bytes per request body (413)")
     p.add_argument("--max-envelope", type=int, default=d.max_envelope_bytes, help="bytes per envelope (413)")
@@ -121,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         purge_interval=args.purge_interval,
         poll_interval=poll if poll and poll > 0 else None,
         keepalive=args.keepalive,
+        create_token=args.create_token or os.environ.get(ENV_CREATE_TOKEN) or None,
     )
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -64,6 +64,10 @@ class WrongCapability(StorageRefusal):
     """The mailbox exists and this capability is not its own (403)."""
 
 
+class CreationRefused(StorageRefusal):
+    """The mailbox does not exist and this relay creates mailboxes only with its creation token (403)."""
+
+
 class CursorAhead(StorageRefusal):
     """The cursor is beyond anything this mailbox ever assigned (400)."""
 
@@ -93,10 +97,10 @@ class Storage(ABC):
             return fn(cur, *args)
 
     async def append_async(
-        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
     ) -> list[tuple[int, bool]]:
         """``append`` for the event loop (in a worker thread unless the storage has its own writer)."""
-        return await anyio.to_thread.run_sync(self.append, mailbox, cap_hash, blobs, now)
+        return await anyio.to_thread.run_sync(self.append, mailbox, cap_hash, blobs, now, may_create)
 
     @abstractmethod
     def _read(self) -> Any: ...
@@ -120,23 +124,28 @@ class Storage(ABC):
     )
 
     def append(
-        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
     ) -> list[tuple[int, bool]]:
         """Store ``blobs`` in order; create the mailbox if new. Returns ``(cursor, newly_stored)`` per blob.
 
-        Raises ``WrongCapability`` when the mailbox exists with another capability; nothing is stored then.
+        Raises ``WrongCapability`` when the mailbox exists with another capability, and ``CreationRefused``
+        when it does not exist and ``may_create`` is false; nothing is stored then.
         """
-        return self._transact(self._append_tx, mailbox, cap_hash, blobs, now)
+        return self._transact(self._append_tx, mailbox, cap_hash, blobs, now, may_create)
 
     def _append_tx(
-        self, cur: Any, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+        self, cur: Any, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool
     ) -> list[tuple[int, bool]]:
-        cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
+        if may_create:
+            cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
         cur.execute(
             self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix),
             (mailbox,),
         )
-        stored_hash, next_seq = cur.fetchone()
+        row = cur.fetchone()
+        if row is None:
+            raise CreationRefused
+        stored_hash, next_seq = row
         if not hmac.compare_digest(bytes(stored_hash), cap_hash):
             raise WrongCapability
         results: list[tuple[int, bool]] = []
@@ -282,9 +291,11 @@ class SQLiteStorage(Storage):
         return self._submit(fn, *args).result()
 
     async def append_async(
-        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
     ) -> list[tuple[int, bool]]:
-        return await asyncio.wrap_future(self._submit(self._append_tx, mailbox, cap_hash, blobs, now))
+        return await asyncio.wrap_future(
+            self._submit(self._append_tx, mailbox, cap_hash, blobs, now, may_create)
+        )
 
     def _write_loop(self) -> None:
         stop = False

@@ -403,10 +403,14 @@ def test_sqlite_group_commit_isolates_a_refusal_and_a_failure(tmp_path) -> None:
             raise RuntimeError("disk on fire")
 
         blocker = storage._submit(lambda cur: time.sleep(0.3))  # the rest queue up behind it: one group
-        good = [storage._submit(storage._append_tx, mailbox, h, [f"g{i}".encode()], 2.0) for i in range(10)]
-        wrong = storage._submit(storage._append_tx, mailbox, other, [b"intruder"], 2.0)
+        good = [
+            storage._submit(storage._append_tx, mailbox, h, [f"g{i}".encode()], 2.0, True) for i in range(10)
+        ]
+        wrong = storage._submit(storage._append_tx, mailbox, other, [b"intruder"], 2.0, True)
         bad = storage._submit(broken)
-        later = [storage._submit(storage._append_tx, mailbox, h, [f"h{i}".encode()], 2.0) for i in range(10)]
+        later = [
+            storage._submit(storage._append_tx, mailbox, h, [f"h{i}".encode()], 2.0, True) for i in range(10)
+        ]
         blocker.result(5)
         assert [f.result(5) for f in good + later] == [[(n, True)] for n in range(2, 22)]
         with pytest.raises(WrongCapability):
@@ -420,3 +424,25 @@ def test_sqlite_group_commit_isolates_a_refusal_and_a_failure(tmp_path) -> None:
         assert [c for c, _ in got] == list(range(1, 22))
     finally:
         storage.close()
+
+
+def test_creation_token_guards_new_mailboxes_only(start_relay) -> None:  # type: ignore[no-untyped-def]
+    """An organisation's relay can refuse strangers' new mailboxes: creating one needs its token, while the
+    members of an existing mailbox need only their capability."""
+    relay = start_relay("--create-token", "org-secret-token")
+    api = Api(relay)
+    mailbox, cap = new_box()
+    url = api.envelopes(mailbox)
+    body = {"envelopes": [b64(b"genesis")]}
+    auth = {"Authorization": f"Bearer {cap}"}
+    for headers in (auth, {**auth, "Relay-Token": "wrong"}):
+        r = api.http.post(url, json=body, headers=headers)
+        assert r.status_code == 403 and r.json()["error"] == "creation_refused"
+        assert api.fetch(mailbox, cap).status_code == 404  # nothing created
+    assert (
+        api.http.post(url, json=body, headers={**auth, "Relay-Token": "org-secret-token"}).status_code == 200
+    )
+    assert api.append(mailbox, cap, [b"from a member"]).status_code == 200  # no token needed any more
+    assert api.all_blobs(mailbox, cap) == [b"genesis", b"from a member"]
+    stranger, stranger_cap = new_box()
+    assert api.append(stranger, stranger_cap, [b"free storage?"]).status_code == 403

@@ -373,3 +373,19 @@ def test_items_purged_before_a_member_fetched_them_are_counted(start_relay) -> N
     finally:
         writer.close()
         away.close()
+
+
+def test_relay_token_lets_the_creator_open_a_guarded_mailbox(start_relay) -> None:  # type: ignore[no-untyped-def]
+    relay = start_relay("--create-token", "org-secret-token")
+    box = new_mailbox(relay.url)
+    member = transport(relay, box)
+    creator = transport(relay, box, relay_token="org-secret-token")
+    try:
+        with pytest.raises(RelayAccessError, match="operator"):
+            member.push([b"too early"])
+        creator.push([b"genesis"])
+        member.push([b"hello"])
+        assert pull_all(member)[0] == [b"genesis", b"hello"]
+    finally:
+        member.close()
+        creator.close()

@@ -123,6 +123,7 @@ class RelayTransport(Transport):
         batch_count: int = DEFAULT_BATCH_COUNT,
         stream_read_timeout: float = 45.0,
         allow_insecure_http: bool = False,
+        relay_token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = check_relay_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -134,6 +135,7 @@ class RelayTransport(Transport):
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._batch_bytes, self._batch_count = batch_bytes, batch_count
         self._limits_known = False
+        self._relay_token = relay_token  # only the creator needs it, for the first push to a guarded relay
         self.missed = 0  # envelopes purged by the relay's retention before this device fetched them
         self._stream_read_timeout = stream_read_timeout
         self._sleep = sleep
@@ -177,6 +179,11 @@ class RelayTransport(Transport):
 
     def _refusal(self, response: httpx.Response) -> TransportError:
         code = _error_code(response)
+        if code == "creation_refused":
+            return RelayAccessError(
+                f"The relay at {self.base_url} only accepts new circles from its operator. Ask them for the "
+                "relay's token, or use another relay. Nothing was lost: outgoing items wait in the outbox."
+            )
         if response.status_code in (401, 403):
             return RelayAccessError()
         return TransportError(
@@ -225,9 +232,10 @@ class RelayTransport(Transport):
 
     def _append_batch(self, batch: list[bytes]) -> list[str]:
         body = json.dumps({"envelopes": [base64.b64encode(b).decode("ascii") for b in batch]}).encode()
-        response = self._request(
-            "POST", f"{self._path}/envelopes", content=body, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self._relay_token:
+            headers["Relay-Token"] = self._relay_token
+        response = self._request("POST", f"{self._path}/envelopes", content=body, headers=headers)
         if response.status_code == 413:
             if len(batch) > 1:
                 half = len(batch) // 2

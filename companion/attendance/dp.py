@@ -8,18 +8,20 @@ Laplace sampler is ever used, since their rounding artefacts are known to leak.
 Privacy unit: one person — all of their attendance marks, and the one-to-one meetings they attended. Before
 counting, each person's marks are capped at ``cap`` per period (their earliest meetings are kept), one-to-one
 meetings are counted only when someone's kept mark is on them, and each meeting's length is clamped to
-``MAX_MINUTES``. Adding or removing one person then changes each measure's column of four cells (three formats
-and ``all``) by at most, in L1 distance:
+``MAX_MINUTES``. Which cells get noise, and the L1 sensitivity of the noised cells of each measure when one
+person is added or removed:
 
-* sessions: ``2 * cap`` (their one-to-one meetings, in the one-to-one row and in ``all``);
-* hours (minutes): ``2 * cap * MAX_MINUTES``;
-* attendances: ``2 * cap``;
-* unique, new and returning attendees: ``min(cap, 3) + 1`` each (one per format they came to, and ``all``).
+* sessions and hours: only ``one_to_one`` (``cap`` meetings; ``cap * MAX_MINUTES`` minutes). In-person and
+  online meetings are the facilitator's and do not change with any one person, so they are exact;
+* attendances: the three formats (``cap`` in all);
+* unique, new and returning attendees: the three formats and ``all`` (``min(cap, 3) + 1`` each);
+* ``all`` for sessions, hours and attendances is the sum of the released format cells (post-processing), so
+  the table adds up.
 
-The report's epsilon is split equally between the six measures; each column gets discrete Laplace noise of
-scale ``sensitivity / (epsilon / 6)``, so by basic composition the whole table is epsilon-differentially
-private for the period. Results are clamped at 0 and hours are rounded to whole hours: post-processing, which
-costs no privacy.
+The report's epsilon is split equally between the six measures; the noised cells of each measure get discrete
+Laplace noise of scale ``sensitivity / (epsilon / 6)``, so by basic composition the whole table is
+epsilon-differentially private for the period. Results are clamped at 0 and hours are rounded to whole hours:
+post-processing, which costs no privacy.
 """
 
 from __future__ import annotations
@@ -101,8 +103,20 @@ class Plan:
             "max_attendances_per_person": self.cap,
             "max_minutes_per_meeting": MAX_MINUTES,
             "noise_scale": {m: round(s, 4) for m, s in self.scale.items()},
+            "noised_rows": {m: list(rows) for m, rows in NOISED_ROWS.items()},
             "hours_noise_scale_unit": "minutes",
         }
+
+
+NOISED_ROWS: dict[str, tuple[str, ...]] = {
+    "sessions": ("one_to_one",),
+    "hours": ("one_to_one",),
+    "attendances": FORMATS,
+    "unique_attendees": ROWS,
+    "new_attendees": ROWS,
+    "returning_attendees": ROWS,
+}
+SUMMED = ("sessions", "hours", "attendances")  # their "all" is the sum of the released formats
 
 
 def plan(epsilon: float, cap: int) -> Plan:
@@ -111,9 +125,9 @@ def plan(epsilon: float, cap: int) -> Plan:
     share = epsilon / len(MEASURES)
     people = min(cap, len(FORMATS)) + 1
     sensitivity = {
-        "sessions": 2 * cap,
-        "hours": 2 * cap * MAX_MINUTES,
-        "attendances": 2 * cap,
+        "sessions": cap,
+        "hours": cap * MAX_MINUTES,
+        "attendances": cap,
         "unique_attendees": people,
         "new_attendees": people,
         "returning_attendees": people,
@@ -157,8 +171,16 @@ def release(dataset: Dataset, period: Period, the_plan: Plan) -> dict[tuple[str,
     counts = bounded_counts(dataset, period, the_plan.cap)
     out: dict[tuple[str, str], int] = {}
     for m in MEASURES:
-        column = noisy([counts[row, m] for row in ROWS], the_plan.scale[m])
-        for row, value in zip(ROWS, column, strict=True):
-            value = max(0, value)
-            out[row, m] = (value + 30) // 60 if m == "hours" else value
+        rows = NOISED_ROWS[m]
+        values = dict(zip(rows, noisy([counts[row, m] for row in rows], the_plan.scale[m]), strict=True))
+        for row in ROWS:
+            if row in values:
+                out[row, m] = max(0, values[row])
+            elif row != "all":
+                out[row, m] = counts[row, m]  # in-person and online sessions and hours: no person in them
+        if m in SUMMED:
+            out["all", m] = sum(out[f, m] for f in FORMATS)
+        if m == "hours":
+            for row in ROWS:
+                out[row, m] = (out[row, m] + 30) // 60
     return out

@@ -36,6 +36,11 @@ def test_dp_outputs_are_integers_and_meta_records_the_method(app, tmp_path):
     for row in report.rows:
         for m in MEASURES:
             assert type(row[m]) is int and row[m] >= 0
+    for label in report.labels:
+        rows = {r["format"]: r for r in report.rows if r["period"] == label}
+        for m in ("sessions", "attendances"):  # the additive measures add up, noise and all
+            assert rows["all"][m] == sum(rows[f][m] for f in ("in_person", "online", "one_to_one"))
+        assert rows["in_person"]["sessions"] == (2 if label == "2026-01" else 1)  # not about anyone: exact
     assert report.meta["epsilon"] == 1.0
     params = report.meta["profile"]["parameters"]
     assert report.meta["profile"]["name"] == "dp" and "discrete Laplace" in params["mechanism"]
@@ -66,9 +71,9 @@ def empirical_ratio_bound(a, b, min_count):
 def test_neighbouring_datasets_stay_within_e_to_the_epsilon():
     """One more attendee at one meeting: the released count's output distribution moves by at most e^eps.
 
-    The measure's column (four cells) has L1 sensitivity ``plan.sensitivity``; the newcomer changes the
-    in-person and "all" attendances by one each, so each cell's own bound is exp(1 / scale). We draw from the
-    mechanism the report uses, at the scale the report uses, for the real counts of both datasets."""
+    The noised attendance cells (the three formats) have L1 sensitivity ``plan.sensitivity``; the newcomer
+    changes the in-person cell by one, so its own bound is exp(1 / scale). We draw from the mechanism the
+    report uses, at the scale the report uses, for the real counts of both datasets."""
     epsilon = 3.0
     plan = dp.plan(epsilon, 1)  # cap 1 keeps the scale small so the bound is tight enough to measure
     period = period_of("month", date(2026, 1, 1))
@@ -80,7 +85,7 @@ def test_neighbouring_datasets_stay_within_e_to_the_epsilon():
     plus = Dataset(meetings, [*base.marks, (0, 99)])
     c0 = dp.bounded_counts(base, period, plan.cap)
     c1 = dp.bounded_counts(plus, period, plan.cap)
-    cell = ("all", "attendances")
+    cell = ("in_person", "attendances")
     assert c1[cell] - c0[cell] == 1
     scale = plan.scale["attendances"]
     a = dp.noisy([c0[cell]] * DRAWS, scale)

@@ -165,6 +165,11 @@ class JournalPage(Page):
         self.list.setAccessibleDescription(
             "Your entries, newest first. Enter opens the selected entry for writing."
         )
+        self.memories = QPushButton("")
+        self.memories.setObjectName("Memories")
+        self.memories.setAccessibleName("On this day")
+        self.memories.setAccessibleDescription("Show entries written on this day in earlier years (calendar)")
+        self.memories.hide()
         self.new_button = QPushButton("New entry")
         self.new_button.setAccessibleName("New entry")
         self.new_button.setAccessibleDescription("Start a new entry (Ctrl+N)")
@@ -180,8 +185,9 @@ class JournalPage(Page):
         grid.addWidget(self.date_to, 2, 2)
         grid.addWidget(self.result_label, 3, 0, 1, 2)
         grid.addWidget(self.new_button, 3, 2)
-        grid.addWidget(self.list, 4, 0, 1, 3)
-        grid.setRowStretch(4, 1)
+        grid.addWidget(self.memories, 4, 0, 1, 3)
+        grid.addWidget(self.list, 5, 0, 1, 3)
+        grid.setRowStretch(5, 1)
 
         # -- calendar tab ------------------------------------------------------------------------------------
         self.calendar = MarkedCalendar()
@@ -261,7 +267,8 @@ class JournalPage(Page):
         self.setTabOrder(self.date_filter, self.date_from)
         self.setTabOrder(self.date_from, self.date_to)
         self.setTabOrder(self.date_to, self.new_button)
-        self.setTabOrder(self.new_button, self.list)
+        self.setTabOrder(self.new_button, self.memories)
+        self.setTabOrder(self.memories, self.list)
         self.setTabOrder(self.list, self.editor.title)
         self.editor.fix_tab_order()
 
@@ -280,6 +287,7 @@ class JournalPage(Page):
         self.list.activated.connect(lambda _i: self.editor.body.setFocus())
         self.model.loaded.connect(self._loaded)
         self.new_button.clicked.connect(self.new_entry)
+        self.memories.clicked.connect(self.show_memories)
         self.editor.created.connect(self._created)
         self.calendar.currentPageChanged.connect(lambda y, m: self.load_month(y, m))
         self.calendar.selectionChanged.connect(self.load_day)
@@ -311,6 +319,7 @@ class JournalPage(Page):
         self.load_trash()
         self.load_month(self.calendar.yearShown(), self.calendar.monthShown())
         self.load_day()
+        self.load_memories()
         self.editor.new_entry()
 
     def on_lock(self) -> None:
@@ -332,6 +341,8 @@ class JournalPage(Page):
         self.model.query = Query()
         self.model.reset_empty()
         self.result_label.clear()
+        self.memories.setText("")
+        self.memories.hide()
         self.calendar.set_marks({})
         self.day_label.clear()
         for lst in (self.day_list, self.on_this_day, self.trash_list):
@@ -344,6 +355,7 @@ class JournalPage(Page):
             self.load_month(self.calendar.yearShown(), self.calendar.monthShown())
             if self.tabs.currentIndex() == 1:
                 self.load_day()
+            self.load_memories()
         if changes & Changes.TAGS:
             self.load_tags()
         if changes & Changes.TRASH:
@@ -450,6 +462,29 @@ class JournalPage(Page):
             self.on_this_day.set_rows(earlier, "Nothing from this day in earlier years yet.")
 
         self.ops.query_op(op).success(done).run()
+
+    def load_memories(self) -> None:
+        """A quiet line above the list when earlier years have entries on today's date."""
+        today = date.today()
+
+        def done(rows: list[EntrySummary]) -> None:
+            years = sorted({row.created_at.year for row in rows}, reverse=True)
+            if not rows:
+                self.memories.hide()
+                return
+            when = ", ".join(str(y) for y in years[:3]) + ("…" if len(years) > 3 else "")
+            count = f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}"
+            self.memories.setText(f"On this day: {count} from {when}")
+            self.memories.show()
+
+        self.ops.query_op(lambda app: app.journal.on_this_day(today)).success(done).run()
+
+    def show_memories(self) -> None:
+        today = QDate.currentDate()
+        self.calendar.setSelectedDate(today)
+        self.show_view(1)
+        self.load_day()
+        self.on_this_day.setFocus()
 
     def restore_selected(self) -> None:
         entry_id = self.trash_list.current_id()

@@ -127,7 +127,7 @@ def test_trash_and_restore(qtbot, unlocked):
 def test_calendar_marks_days_and_on_this_day(qtbot, unlocked):
     window = unlocked
     today = date.today()
-    last_year = today.replace(year=today.year - 1) if not (today.month == 2 and today.day == 29) else today
+    last_year = today.replace(year=today.year - (4 if (today.month, today.day) == (2, 29) else 1))
     seed(
         qtbot,
         window,
@@ -137,6 +137,8 @@ def test_calendar_marks_days_and_on_this_day(qtbot, unlocked):
         ],
     )
     page = window.journal
+    qtbot.waitUntil(lambda: page.memories.isVisible())
+    assert page.memories.text() == f"On this day: 1 entry from {last_year.year}"
     qtbot.keyClick(
         window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ def content_state(window):
         "on_this_day": page.on_this_day.count(),
         "trash": page.trash_list.count(),
         "tag_filter": page.tag_filter.count(),
+        "memories": page.memories.text(),
     }
 
 
@@ -60,6 +62,12 @@ def open_titled(qtbot, page, title):
     qtbot.waitUntil(lambda: page.editor.title.text() == title)
 
 
+def a_year_ago():
+    today = date.today()
+    earlier = today.replace(year=today.year - (4 if (today.month, today.day) == (2, 29) else 1))
+    return datetime(earlier.year, earlier.month, earlier.day, 12, 0).astimezone()
+
+
 def fill_everything(qtbot, window):
     seed(
         qtbot,
@@ -67,14 +75,15 @@ def fill_everything(qtbot, window):
         [
             ("Secret words about my week.", "Private title", ["secret-tag"], 3, None),
             ("Old one, to trash.", "Trashed", [], None, None),
+            ("A year ago today.", "Memory", [], 4, a_year_ago()),
         ],
     )
     page = window.journal
-    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3)
     open_titled(qtbot, page, "Trashed")
     page.trash_current()
     qtbot.waitUntil(lambda: page.trash_list.item(0).data(Qt.ItemDataRole.UserRole) is not None)
-    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
     open_titled(qtbot, page, "Private title")
     page.editor.body.moveCursor(page.editor.body.textCursor().MoveOperation.End)
     page.editor.body.setFocus()
@@ -83,7 +92,12 @@ def fill_everything(qtbot, window):
     page.show_view(1)
     page.load_day()
     qtbot.waitUntil(
-        lambda: bool(page.calendar.marks) and page.day_list.item(0).data(Qt.ItemDataRole.UserRole)
+        lambda: (
+            bool(page.calendar.marks)
+            and page.day_list.item(0).data(Qt.ItemDataRole.UserRole)
+            and page.on_this_day.item(0).data(Qt.ItemDataRole.UserRole)
+            and page.memories.text()
+        )
     )
     qtbot.keyClicks(page.search, "secret")
     qtbot.waitUntil(lambda: page.model.rowCount() == 1 and page.model.rows[0].snippet is not None)
@@ -108,6 +122,7 @@ def assert_cleared(window):
         "on_this_day": 0,
         "trash": 0,
         "tag_filter": 1,
+        "memories": "",
     }
     assert window.stack.currentWidget() is window.unlock_screen
     assert window.windowTitle() == "Companion"

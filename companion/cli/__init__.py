@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    gui = _gui_only(argv)
+    if gui is not None:  # `companion [--data-dir DIR]`: start the window without loading every command module
+        return start_gui(gui)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -114,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def _gui_only(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments when they only start the app (no subcommand, no help or version), else None."""
+    quick = argparse.ArgumentParser(add_help=False)
+    quick.add_argument("--data-dir")
+    try:
+        args, rest = quick.parse_known_args(argv)
+    except SystemExit:
+        return None
+    return args if not rest else None
 
 
 def start_gui(args: argparse.Namespace) -> int:

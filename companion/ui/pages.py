@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from companion.ui.ops import OpRunner
     from companion.ui.settings import UiSettings
 
-PAGE_MODULES = ["companion.ui.journal_page", "companion.ui.pages"]
+PAGE_MODULES = ["companion.ui.journal_page", "companion.ui.pages", "companion.ui.meetings_page"]
 
 
 @dataclass

@@ -81,6 +81,7 @@ class ExportDialog(QDialog):
         self.report: Any = None
         self.dp_available = False
         self._preview_serial = 0
+        self._answered_serial = 0
         self.setWindowTitle("Attendance report")
         self.setAccessibleName("Attendance report")
         self.setAccessibleDescription("Preview an anonymised attendance report, then export it.")
@@ -289,9 +290,14 @@ class ExportDialog(QDialog):
             )
         ).success(lambda report: self._show(serial, report)).failure(lambda exc: self._failed(serial, exc)).run()
 
+    def is_current(self) -> bool:
+        """Whether the preview shown answers the current choices (none is on its way)."""
+        return self._answered_serial == self._preview_serial and not self._timer.isActive()
+
     def _failed(self, serial: int, exc: BaseException) -> None:
         if serial != self._preview_serial:
             return
+        self._answered_serial = serial
         self.report = None
         self.table.setRowCount(0)
         self.state.setText(self._message(exc))
@@ -307,6 +313,7 @@ class ExportDialog(QDialog):
     def _show(self, serial: int, report: Any) -> None:
         if serial != self._preview_serial:
             return  # the choices changed while this preview was on its way
+        self._answered_serial = serial
         self.report = report
         t = theme.current()
         shade, on_shade = QBrush(QColor(t.mark)), QBrush(QColor(t.mark_text))

@@ -142,13 +142,23 @@ class Vault:
             try:
                 if not hmac.compare_digest(key_check(key), check):
                     continue
+                unfinished = WrongPassphraseError(
+                    "That is the new passphrase from a change that did not finish. The journal still opens "
+                    "with your previous passphrase; change it again from there."
+                )
+                if slot is header.pending and _has_hot_journal(db):
+                    # The re-key transaction never committed: its journal must be rolled back under the old
+                    # key, so the new key is not even tried (it cannot open the file, and must not replay it).
+                    raise unfinished
                 try:
                     conn = _connect(db, key)
                 except sqlcipher3.DatabaseError as exc:
                     if slot is header.pending:
+                        raise unfinished from exc
+                    if header.pending is not None:
                         raise WrongPassphraseError(
-                            "That is the new passphrase from a change that did not finish. The journal still "
-                            "opens with your previous passphrase; change it again from there."
+                            "That was your previous passphrase: a passphrase change finished just before Companion "
+                            "stopped. Use the new passphrase."
                         ) from exc
                     raise VaultCorruptError(
                         "The passphrase is right, but the journal file is damaged and cannot be read. "
@@ -277,6 +287,14 @@ class Vault:
             self._header.write(header_path)
         finally:
             _wipe(key)
+
+
+def _has_hot_journal(db: Path) -> bool:
+    journal = db.with_name(db.name + "-journal")
+    try:
+        return journal.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _split_sql(script: str) -> list[str]:

@@ -182,3 +182,26 @@ def test_newer_schema_is_refused_with_advice(app: Companion, data_dir: Path) -> 
     app.lock()
     with pytest.raises(VaultCorruptError, match="newer version"):
         Companion(data_dir).unlock(PASSPHRASE)
+
+
+def test_crash_between_rekey_and_header_update(app: Companion, data_dir: Path) -> None:
+    """The re-key committed but the header still lists both slots: the new passphrase opens, the old one is
+    told it is the previous passphrase (not "damaged"), and the header is tidied on the first unlock."""
+    from companion.vault.header import Header
+
+    app.journal.add_entry("kept through the change")
+    old_header = Header.read(data_dir / HEADER_NAME)
+    app.change_passphrase(PASSPHRASE, "the new one")
+    new_header = Header.read(data_dir / HEADER_NAME)
+    app.lock()
+    Header(slot=old_header.slot, check=old_header.check, pending=new_header.slot,
+           pending_check=new_header.check).write(data_dir / HEADER_NAME)
+    with pytest.raises(WrongPassphraseError, match="previous passphrase"):
+        Companion(data_dir).unlock(PASSPHRASE)
+    again = Companion(data_dir)
+    again.unlock("the new one")
+    assert again.journal.count() == 1
+    again.lock()
+    assert "pending_key" not in json.loads((data_dir / HEADER_NAME).read_text())
+    with pytest.raises(WrongPassphraseError, match="does not open"):
+        Companion(data_dir).unlock(PASSPHRASE)

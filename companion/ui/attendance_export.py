@@ -85,7 +85,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Attendance report")
         self.setAccessibleName("Attendance report")
         self.setAccessibleDescription("Preview an anonymised attendance report, then export it.")
-        self.resize(860, 640)
+        self.resize(900, 760)
 
         start = last_month(today or date.today())
         self.kind = QComboBox()
@@ -164,6 +164,10 @@ class ExportDialog(QDialog):
         )
         for header, name in ((self.table.horizontalHeader(), "Columns"), (self.table.verticalHeader(), "Rows")):
             header.setAccessibleName(name)
+        rows_high = self.table.verticalHeader().defaultSectionSize() * 4
+        self.table.setMinimumHeight(
+            self.table.horizontalHeader().sizeHint().height() + rows_high + 2 * self.table.frameWidth() + 2
+        )
         for button in self.table.findChildren(QAbstractButton):
             button.setAccessibleName("Select all cells")
         self.legend = self._label(LEGEND, "Legend", muted=True)

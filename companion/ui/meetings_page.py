@@ -54,14 +54,14 @@ def when_text(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
 
 
-def meeting_text(meeting: Any) -> str:
-    """One line for a meeting: when, format, length, topic (plain text), how many came."""
-    parts = [when_text(meeting.starts_at), FORMAT_NAMES.get(meeting.format, meeting.format), f"{meeting.minutes} min"]
+def meeting_text(meeting: Any, sep: str = " · ") -> str:
+    """A meeting in plain text: when, then format, length, topic and how many came (``sep`` between)."""
+    parts = [FORMAT_NAMES.get(meeting.format, meeting.format), f"{meeting.minutes} min"]
     if meeting.topic.strip():
         parts.append(one_line(meeting.topic, 60))
     came = meeting.attendee_count
     parts.append("nobody marked yet" if not came else f"{came} came" if came != 1 else "1 came")
-    return " · ".join(parts)
+    return when_text(meeting.starts_at) + sep + " · ".join(parts)
 
 
 def name_buttons(root: QWidget, description: str = "") -> None:
@@ -229,6 +229,9 @@ class MeetingsPage(Page):
         self.list = QListWidget()
         self.list.setAccessibleName("Meetings")
         self.list.setAccessibleDescription("Every meeting, newest first. Select one to mark who came.")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setSpacing(2)
         self.list.currentItemChanged.connect(lambda _c, _p: self._selection_changed())
         self.list_label = plain_label("", name="Number of meetings", muted=True)
         left = QWidget()
@@ -240,6 +243,9 @@ class MeetingsPage(Page):
 
         # -- right: the selected meeting and its checklist -------------------------------------------------------
         self.detail = plain_label("Select a meeting, or add one.", name="Selected meeting")
+        bold = self.detail.font()
+        bold.setBold(True)
+        self.detail.setFont(bold)
         self.detail_notes = plain_label("", name="Meeting notes", muted=True)
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setAccessibleName("Edit meeting")
@@ -285,6 +291,7 @@ class MeetingsPage(Page):
         self.check_ins.setAccessibleName("Pending check-ins")
         self.check_ins.setAccessibleDescription("Members who checked in from their own app, waiting for you.")
         self.check_ins.setMaximumHeight(110)
+        self.check_ins.setWordWrap(True)
         self.confirm_button = QPushButton("C&onfirm")
         self.confirm_button.setAccessibleName("Confirm check-in")
         self.confirm_button.setAccessibleDescription("Mark the member present at the meeting they checked in to.")
@@ -316,8 +323,8 @@ class MeetingsPage(Page):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addLayout(top)
@@ -444,7 +451,7 @@ class MeetingsPage(Page):
         current = None
         for meeting in reversed(meetings):
             text = meeting_text(meeting)
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(meeting_text(meeting, "\n"))
             item.setData(ITEM_ROLE, meeting.id)
             item.setData(DAY_ROLE, meeting.day)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
@@ -467,7 +474,11 @@ class MeetingsPage(Page):
         self.check_ins.clear()
         for item, meeting in rows:
             who = one_line(item.check_in.display_name, 60) or "A member"
-            where = meeting_text(meeting) if meeting is not None else "a meeting that is not in your records"
+            where = (
+                f"{when_text(meeting.starts_at)} ({FORMAT_NAMES.get(meeting.format, meeting.format)})"
+                if meeting is not None
+                else "a meeting that is not in your records"
+            )
             text = f"{who} checked in to {where}"
             entry = QListWidgetItem(text)
             entry.setData(ITEM_ROLE, item.id)

@@ -145,6 +145,7 @@ def build_demo(folder: Path) -> None:
         "Draft I decided not to keep.", title="Old draft", created_at=now - timedelta(days=40)
     ).value
     app.journal.trash_entry(trashed.id)
+    demo_meetings(app, now)
     app.lock()
 
 
@@ -254,11 +255,53 @@ def render(out: Path) -> list[Path]:
         settings.theme = "light"
         window.apply_settings()
 
+        meetings = next(p for p in window.pages if p.key == "meetings")
+        window.show_page(window.pages.index(meetings))
+        until(lambda: meetings.list.count() > 0 and not window.ops.busy)
+        meetings.list.setCurrentRow(1)
+        until(lambda: meetings.checklist.count() > 1 and not window.ops.busy)
+        shot(window, "meetings")
+        report = meetings.open_export()
+        report.resize(900, 720)
+        until(lambda: report.report is not None and report.is_current() and not window.ops.busy)
+        wait(200)
+        report.grab().save(str(out / "meetings-report.png"))
+        written.append(out / "meetings-report.png")
+        report.reject()
+
         window.lock()
         until(lambda: not window.ops.busy)
         shot(window, "locked")
         window.close()
     return written
+
+
+def demo_meetings(app, now: datetime) -> None:
+    """A facilitator's made-up records: a weekly group, an online check-in, one-to-ones, one pending check-in."""
+    import random
+
+    from companion.attendance.store import CheckIn
+
+    rng = random.Random(7)
+    people = ["Robin", "Alex", "Sam", "Jo", "Kit", "Lee", "Ash", "Bea", "Cal", "Dee", "Eli", "Fay", "Gus", "Hal"]
+    start = (now.replace(day=1) - timedelta(days=40)).replace(day=1, hour=18, minute=30)
+    latest = None
+    for week in range(0, 70, 7):
+        moment = start + timedelta(days=week)
+        if moment.date() >= now.date():
+            break
+        group = app.attendance.add_meeting(moment, "in_person", 90, topic="Weekly peer group").value
+        app.attendance.attend(group.id, rng.sample(people, rng.randint(9, 13)))
+        latest = group
+        if (moment + timedelta(days=2)).date() >= now.date():
+            break
+        online = app.attendance.add_meeting(moment + timedelta(days=2, hours=1), "online", 60, topic="Check-in")
+        app.attendance.attend(online.value.id, rng.sample(people[:6], rng.randint(3, 5)))
+    for days in (12, 33):
+        one = app.attendance.add_meeting(start + timedelta(days=days, hours=-4), "one_to_one", 45).value
+        app.attendance.attend(one.id, [people[days % len(people)]])
+    if latest is not None:
+        app.attendance.record_check_in(CheckIn("5eed" * 8, latest.uid, "demo-member", latest.starts_at, None, "Mo"))
 
 
 def main(argv: list[str]) -> int:

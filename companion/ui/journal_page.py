@@ -35,6 +35,7 @@ from companion.ui.dialogs import Button, ask
 from companion.ui.editor import EntryEditor
 from companion.ui.entry_model import MOODS, EntryDelegate, EntryListModel, IdRole, Query, format_day, one_line
 from companion.ui.pages import Page, register
+from companion.ui.share_dialog import ShareBar
 
 SEARCH_DELAY_MS = 150
 
@@ -119,6 +120,8 @@ class JournalPage(Page):
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         self.editor = EntryEditor(self.ops)
+        self.share_bar = ShareBar(self.editor, self.ops)  # "Share…" and "Shared with … · Unshare" (issue 7)
+        self.editor.layout().insertWidget(self.editor.layout().count() - 1, self.share_bar)  # above the footer
         self.model = EntryListModel(self.ops, self)
         self._select_after_load: int | None = None
 

@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from companion.ui.ops import OpRunner
     from companion.ui.settings import UiSettings
 
-PAGE_MODULES = ["companion.ui.journal_page", "companion.ui.pages", "companion.ui.meetings_page"]
+PAGE_MODULES = [
+    "companion.ui.journal_page",
+    "companion.ui.pages",
+    "companion.ui.meetings_page",
+    "companion.ui.shared_page",  # issue 7: replaces the Shared placeholder
+    "companion.ui.circles_page",  # issue 7: replaces the Circles placeholder
+]
 
 
 @dataclass

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from companion.journal.entries import Entry
 from companion.ui import resources
+from companion.ui.attachments import AttachmentStrip
 from companion.ui.entry_model import MOODS
 from companion.ui.reading import ReadingView, display_lines, has_long_line
 
@@ -268,6 +269,7 @@ class EntryEditor(QWidget):
         self.toggle_view.setAccessibleName("Reading view")
         self.toggle_view.setAccessibleDescription("Show the entry rendered from Markdown (Ctrl+E)")
         self.toggle_view.toggled.connect(self.set_reading)
+        self.attachments = AttachmentStrip(ops)  # the entry's images (issue 9); hidden until it has an id
         footer = QHBoxLayout()
         footer.addWidget(self.word_count)
         footer.addStretch(1)
@@ -283,6 +285,7 @@ class EntryEditor(QWidget):
         layout.addLayout(meta)
         layout.addWidget(self.tags)
         layout.addWidget(self.views, 1)
+        layout.addWidget(self.attachments)
         layout.addLayout(footer)
         self.fix_tab_order()
 
@@ -324,6 +327,10 @@ class EntryEditor(QWidget):
             self.use_prompt,
             self.next_prompt,
             self.hide_prompt,
+            self.attachments.list,
+            self.attachments.add_button,
+            self.attachments.view_button,
+            self.attachments.remove_button,
         ]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
@@ -432,6 +439,7 @@ class EntryEditor(QWidget):
         self.prompt_card.hide()
         self.banner.clear()
         self.banner.hide()
+        self.attachments.clear_for_lock()
         self.set_reading(False)
         self.reading.clear_content()
         self.word_count.setText("0 words")
@@ -489,6 +497,7 @@ class EntryEditor(QWidget):
         moment = entry.created_at if entry else datetime.now().astimezone()
         self.date.setDateTime(QDateTime(moment.date(), moment.time().replace(tzinfo=None)))
         self.prompt_card.hide()
+        self.attachments.set_entry(self.entry_id)
         self._update_count()
         if entry is not None:
             self._set_state("Saved" if not self.read_only else "Read-only")
@@ -524,6 +533,7 @@ class EntryEditor(QWidget):
         if self.entry_id is None:  # a new entry got its id
             self.entry_id = entry.id
             self.prompt_card.hide()
+            self.attachments.set_entry(entry.id)
             self.created.emit(entry.id)
         if not self._pending and not self._dirty:
             self._set_state("Saved")

@@ -94,6 +94,9 @@ class MainWindow(QMainWindow):
             if hints is not None:
                 hints.colorSchemeChanged.connect(self._color_scheme_changed)
 
+        from companion.ui.backup_ui import AutoBackup
+
+        self.backups = AutoBackup(self.ops, self.settings, self.show_status, self)  # automatic backups (issue 9)
         self.screen_lock = ScreenLockWatcher(self)
         self.screen_lock.screen_locked.connect(self._screen_locked)
 
@@ -204,7 +207,12 @@ class MainWindow(QMainWindow):
                 self.unlock_screen.set_busy(False)
                 self.presenter.present(exc)
 
-        self.ops.collection_op(lambda app: app.unlock(passphrase), keep_after_lock=True).success(
+        from companion.ui.backup_ui import unlock_and_remember
+
+        remember = self.backups.wants_key()  # the backup key is derived in the unlock op, only if needed
+        self.ops.collection_op(
+            lambda app: unlock_and_remember(app, passphrase, remember), keep_after_lock=True
+        ).success(
             lambda _v: self._opened()
         ).failure(failed).run()
 
@@ -219,6 +227,7 @@ class MainWindow(QMainWindow):
             page.on_unlock()
         self.idle.delay_seconds = self.settings.autolock_minutes * 60
         self.idle.start()
+        self.backups.start()
         self.journal.editor.title.setFocus()
         self.show_status("Journal unlocked.")
         self.unlocked.emit()
@@ -235,6 +244,7 @@ class MainWindow(QMainWindow):
         if self._clipboard_is_ours():
             QApplication.clipboard().clear()
         self._close_dialogs()
+        self.backups.before_lock()  # a due automatic backup is written before the vault closes
         self.ops.collection_op(lambda app: app.lock(), keep_after_lock=True).run()
         self._to_unlock(locked=True)
         self.show_status("Locked after a period of inactivity." if reason == "idle" else "Locked.")
@@ -296,6 +306,10 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&New entry", "Ctrl+N", lambda: self.journal.new_entry())
         self._action(file, "&Save now", "Ctrl+S", lambda: self.journal.editor.save_now())
+        file.addSeparator()
+        self._action(file, "&Import…", "Ctrl+Shift+I", self.open_import)
+        self._action(file, "E&xport…", "Ctrl+Shift+X", self.open_export)
+        self._action(file, "&Back up now…", None, self.open_backup)
         file.addSeparator()
         self._action(file, "&Lock", "Ctrl+L", self.lock)
         self._action(file, "Se&ttings…", "Ctrl+,", self.open_settings)
@@ -367,6 +381,27 @@ class MainWindow(QMainWindow):
         dialog.settings_changed.connect(self.apply_settings)
         dialog.open()
         return dialog
+
+    def _open_transfer(self, dialog):
+        self.journal.editor.flush()  # what was just typed goes into the export or backup
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_import(self):
+        from companion.ui.import_dialog import ImportDialog
+
+        return self._open_transfer(ImportDialog(self.ops, self))
+
+    def open_export(self):
+        from companion.ui.export_dialog import ExportDialog
+
+        return self._open_transfer(ExportDialog(self.ops, self))
+
+    def open_backup(self):
+        from companion.ui.backup_ui import BackupNowDialog
+
+        return self._open_transfer(BackupNowDialog(self.ops, self))
 
     def apply_settings(self) -> None:
         app = QApplication.instance()

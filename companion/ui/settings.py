@@ -1,4 +1,5 @@
-"""Settings that reveal nothing about the journal: theme, font size, auto-lock, window geometry.
+"""Settings that reveal nothing about the journal: theme, font size, auto-lock, window geometry, and where
+automatic (encrypted) backups go.
 
 They live in ``ui-settings.json`` in the data folder, readable before unlocking (the unlock screen needs the
 theme). Never put entry text, titles, tags or search history here: those go in the vault
@@ -16,6 +17,7 @@ FILE_NAME = "ui-settings.json"
 THEMES = ("system", "light", "dark")
 FONT_SIZES = (9, 20)  # points, inclusive
 AUTOLOCK_MINUTES = (1, 240)
+BACKUP_KEEP = (1, 100)  # automatic backups kept in the folder
 
 
 @dataclass
@@ -25,6 +27,9 @@ class UiSettings:
     autolock_minutes: int = 5
     lock_on_screen_lock: bool = True
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): position and size only
+    backup_enabled: bool = False  # automatic encrypted backups (companion.ui.backup_ui)
+    backup_folder: str = ""  # where they go: a place the person chose, not content
+    backup_keep: int = 10
 
     @classmethod
     def load(cls, data_dir: Path) -> UiSettings:
@@ -53,6 +58,13 @@ class UiSettings:
         self.lock_on_screen_lock = bool(self.lock_on_screen_lock)
         if not isinstance(self.window_geometry, str):
             self.window_geometry = ""
+        self.backup_enabled = bool(self.backup_enabled)
+        if not isinstance(self.backup_folder, str):
+            self.backup_folder = ""
+        try:
+            self.backup_keep = min(max(int(self.backup_keep), BACKUP_KEEP[0]), BACKUP_KEEP[1])
+        except (TypeError, ValueError):
+            self.backup_keep = 10
         return self
 
     def save(self, data_dir: Path) -> None:

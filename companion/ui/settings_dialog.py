@@ -1,4 +1,5 @@
-"""Settings: theme, font size, auto-lock, data folder, change passphrase, export."""
+"""Settings: theme, font size, auto-lock, data folder, change passphrase, export (opens File → Export), automatic
+backups."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -101,24 +101,17 @@ class SettingsDialog(QDialog):
         pform.addRow("", self.change_busy)
         pform.addRow("", self.change_status)
 
-        self.export_format = QComboBox()
-        self.export_format.addItem("JSON (one file, complete)", "json")
-        self.export_format.addItem("Markdown (a folder, one file per entry)", "markdown")
-        self.export_format.setAccessibleName("Export format")
-        self.export_format.setAccessibleDescription(
-            "JSON keeps everything; Markdown is easy to read elsewhere"
-        )
-        self.export_button = QPushButton("Export…")
+        self.export_button = QPushButton("Export…")  # the one way: File → Export (JSON, Markdown, PDF, dates)
         self.export_button.setAccessibleName("Export")
         self.export_button.setAccessibleDescription(
-            "Write every entry, unencrypted, to a file or folder you choose"
+            "Open File → Export: write entries, unencrypted, as JSON, Markdown or PDF"
         )
         self.export_status = QLabel("Exported files are not encrypted: keep them somewhere safe.")
         self.export_status.setWordWrap(True)
         self.export_status.setObjectName("Muted")
         export = QGroupBox("Export")
         erow = QHBoxLayout()
-        erow.addWidget(self.export_format, 1)
+        erow.addStretch(1)
         erow.addWidget(self.export_button)
         elayout = QVBoxLayout(export)
         elayout.addLayout(erow)
@@ -127,8 +120,12 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
+        from companion.ui.backup_ui import AutoBackupSettings
+
+        self.backup = AutoBackupSettings(settings, ops)
+        self.backup.changed.connect(self.settings_changed)
         layout = QVBoxLayout(self)
-        for box in (look, passwd, export):
+        for box in (look, passwd, export, self.backup):
             layout.addWidget(box)
         layout.addWidget(buttons)
 
@@ -181,17 +178,11 @@ class SettingsDialog(QDialog):
                 field.clear()
 
     def _choose_export(self) -> None:
-        fmt = self.export_format.currentData()
-        if fmt == "json":
-            path, _f = QFileDialog.getSaveFileName(
-                self, "Export to a JSON file", "companion-journal.json", "JSON (*.json)"
-            )
-        else:
-            path, _f = QFileDialog.getSaveFileName(
-                self, "Export to a new folder", "companion-journal", options=QFileDialog.Option.ShowDirsOnly
-            )
-        if path:
-            self.export_to(fmt, Path(path))
+        from companion.ui.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self.ops, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def export_to(self, fmt: str, path: Path) -> None:
         self.export_button.setEnabled(False)
@@ -208,7 +199,7 @@ class SettingsDialog(QDialog):
             self.exported.emit(-1)
 
         self.export_op = self.ops.query_op(
-            lambda app, task: app.journal.export(
+            lambda app, task: app.transfer.export(
                 fmt, path, progress=task.report, cancelled=task.is_cancelled
             ),
             progress="Exporting your journal…",

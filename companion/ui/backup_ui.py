@@ -1,0 +1,365 @@
+"""Encrypted backups from the app: File → Back up now…, and automatic backups to a folder, keeping the last N.
+
+**The key.** A backup is encrypted with a key derived from the journal's passphrase (same salt and Argon2id
+settings as the vault, so a backup restores with the passphrase the person already knows). The app never keeps
+the passphrase; the transfer service keeps the *derived* key in memory until the journal locks
+(``app.transfer.remember_backup_passphrase``). It gets it in one of two ways:
+
+- when automatic backups are on, the unlock op derives it right after opening the vault
+  (:func:`unlock_and_remember`, in the same op, so the passphrase goes no further than that op). That costs one
+  more Argon2id derivation at unlock, so it only happens when automatic backups are on;
+- otherwise "Back up now…" asks for the passphrase when no key is remembered yet, and remembers it for the rest
+  of the session (automatic backups switched on later in the session then work too).
+
+**Automatic backups** (:class:`AutoBackup`): while unlocked, a timer checks every 15 minutes whether the newest
+automatic backup in the chosen folder is older than a day (the folder *is* the schedule's state: nothing else is
+stored), and writes one with ``backup_to_folder(folder, keep=N)``, which then keeps only the newest N files named
+``companion-backup-….cbackup``; on lock, a due backup is written before the vault closes. Failures go to the status
+bar (never a modal every 15 minutes).
+
+The folder, N and on/off are UI settings (``ui-settings.json``): they say nothing about what is in the journal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from companion.errors import CompanionError
+from companion.transfer.backup import BackupInfo
+from companion.ui.settings import BACKUP_KEEP, UiSettings
+
+INTERVAL = timedelta(days=1)
+CHECK_MS = 15 * 60 * 1000
+FIRST_CHECK_MS = 20 * 1000  # after unlock: not while the journal is still loading
+SUFFIX = ".cbackup"
+
+
+def unlock_and_remember(app, passphrase: str, remember: bool):
+    """The unlock op: open the vault and, if asked, derive and keep the backup key (never the passphrase).
+
+    A failure to derive the backup key never fails the unlock (backups then ask for the passphrase)."""
+    changed = app.unlock(passphrase)
+    if remember:
+        try:
+            app.transfer.remember_backup_passphrase(passphrase)
+        except CompanionError:
+            pass
+    return changed
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:,.0f} KB" if n < 1024 * 1024 else f"{n / (1024 * 1024):,.1f} MB"
+
+
+def _when(info: BackupInfo | None) -> str:
+    if info is None or info.created_at is None:
+        return "never"
+    return info.created_at.astimezone().strftime("%a %d %b %Y, %H:%M")
+
+
+class AutoBackup(QObject):
+    """The automatic backup schedule (one per window). ``check()`` runs one check now.
+
+    ``finished`` carries ``("done", BackupInfo, removed paths)``, ``("not due", newest)``, ``("no key", None)``,
+    ``("off", None)`` or ``("failed", message)``.
+    """
+
+    finished = Signal(tuple)
+
+    def __init__(self, ops, settings: UiSettings, status, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ops = ops
+        self.settings = settings
+        self.status = status
+        self.interval = INTERVAL
+        self._told_no_key = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(CHECK_MS)
+        self.timer.timeout.connect(self.check)
+        self.first = QTimer(self)
+        self.first.setSingleShot(True)
+        self.first.setInterval(FIRST_CHECK_MS)
+        self.first.timeout.connect(self.check)
+
+    def wants_key(self) -> bool:
+        return bool(self.settings.backup_enabled and self.settings.backup_folder)
+
+    def start(self) -> None:
+        """The journal was unlocked."""
+        self._told_no_key = False
+        self.timer.start()
+        self.first.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.first.stop()
+
+    def before_lock(self) -> None:
+        """Called by the window's lock() before the lock op is queued: write a due backup first."""
+        self.stop()
+        self.check(on_lock=True)
+
+    def check(self, *, on_lock: bool = False) -> None:
+        if not self.wants_key():
+            self.finished.emit(("off", None))
+            return
+        folder, keep, interval = Path(self.settings.backup_folder), self.settings.backup_keep, self.interval
+
+        def op(app):
+            if not app.transfer.has_backup_key:
+                return ("no key", None)
+            backups = app.transfer.list_backups(folder)
+            newest = backups[0] if backups else None
+            if newest is not None and newest.created_at is not None:
+                if datetime.now(UTC) - newest.created_at < interval:
+                    return ("not due", newest)
+            info, removed = app.transfer.backup_to_folder(folder, keep=keep)
+            return ("done", info, removed)
+
+        self.ops.query_op(op, keep_after_lock=on_lock).success(self._result).failure(self._failed).run()
+
+    def _result(self, result: tuple) -> None:
+        if result[0] == "done":
+            self.status(f"Automatic backup written ({_size(result[1].size)}).")
+        elif result[0] == "no key" and not self._told_no_key:
+            self._told_no_key = True
+            self.status("Automatic backups need your passphrase once: use File → Back up now….")
+        self.finished.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, CompanionError) else "the backup could not be written"
+        self.status(f"Automatic backup failed: {message}")
+        self.finished.emit(("failed", message))
+
+
+class BackupNowDialog(QDialog):
+    """Choose a file, give the passphrase if the session has no backup key yet, write an encrypted backup.
+
+    ``backup_to(path, passphrase="")`` does what the Back up button does. ``backed_up`` carries the
+    :class:`BackupInfo`, or None when it failed (the reason is in :attr:`status`).
+    """
+
+    backed_up = Signal(object)
+
+    def __init__(self, ops, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ops = ops
+        self.op = None
+        self.needs_passphrase = True
+        self.setWindowTitle("Back up now")
+        self.setAccessibleName("Back up now")
+        self.setAccessibleDescription("Write one encrypted backup file of the whole journal")
+        intro = QLabel(
+            "A backup is one encrypted file holding your whole journal, images included. It opens with your "
+            "journal's passphrase. Keep it on another disk or device."
+        )
+        intro.setWordWrap(True)
+        stamp = datetime.now().strftime("%Y%m%d")
+        self.path = QLineEdit(str(Path.home() / f"companion-{stamp}{SUFFIX}"))
+        self.path.setAccessibleName("Backup file")
+        self.path.setAccessibleDescription("Where the encrypted backup file is written")
+        self.choose = QPushButton("Choose…")
+        self.choose.setAccessibleName("Choose backup file")
+        self.choose.setAccessibleDescription("Choose where to write the backup")
+        where = QHBoxLayout()
+        where.addWidget(self.path, 1)
+        where.addWidget(self.choose)
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setAccessibleName("Journal passphrase")
+        self.passphrase.setAccessibleDescription(
+            "Your journal's passphrase: needed once per unlock to make backups; it is not stored"
+        )
+        self.passphrase_label = QLabel("Passphrase")
+        form = QFormLayout()
+        form.addRow("Save to", where)
+        form.addRow(self.passphrase_label, self.passphrase)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumHeight(6)
+        self.busy.setTextVisible(False)
+        self.busy.setAccessibleName("Backing up")
+        self.busy.hide()
+        self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Backup status")
+        buttons = QDialogButtonBox()
+        self.start_button = buttons.addButton("Back up", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start_button.setAccessibleName("Back up")
+        self.start_button.setAccessibleDescription("Write the encrypted backup file now")
+        close = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        close.setAccessibleName("Close")
+        buttons.rejected.connect(self.reject)
+        self.start_button.clicked.connect(lambda: self.backup_to(Path(self.path.text()), self.passphrase.text()))
+        self.passphrase.returnPressed.connect(self.start_button.click)
+        self.choose.clicked.connect(self._choose)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.resize(560, 240)
+        self._set_needs_passphrase(False)
+        self.start_button.setEnabled(False)
+        ops.query_op(lambda app: app.transfer.has_backup_key).success(self._key_known).run()
+
+    def _key_known(self, known: bool) -> None:
+        self._set_needs_passphrase(not known)
+        self.start_button.setEnabled(True)
+        (self.passphrase if not known else self.start_button).setFocus()
+
+    def _set_needs_passphrase(self, needed: bool) -> None:
+        self.needs_passphrase = needed
+        self.passphrase.setVisible(needed)
+        self.passphrase_label.setVisible(needed)
+
+    def _choose(self) -> None:
+        path, _f = QFileDialog.getSaveFileName(
+            self, "Save the backup as", self.path.text(), f"Companion backups (*{SUFFIX})"
+        )
+        if path:
+            self.path.setText(path if path.endswith(SUFFIX) else path + SUFFIX)
+
+    def backup_to(self, path: Path, passphrase: str = "") -> None:
+        if self.op is not None:
+            return
+        if self.needs_passphrase and not passphrase:
+            self._set_status("Enter your journal's passphrase (it is needed once per unlock).")
+            self.passphrase.setFocus()
+            return
+        self.passphrase.clear()
+        self.start_button.setEnabled(False)
+        self.busy.show()
+        self._set_status("Writing the backup…")
+        path = Path(path).expanduser()
+
+        def op(app):
+            if passphrase:
+                app.transfer.remember_backup_passphrase(passphrase)  # kept (derived) until lock
+            return app.transfer.backup(path)
+
+        self.op = self.ops.query_op(op).success(self._done).failure(self._failed).run()
+
+    def _done(self, info: BackupInfo) -> None:
+        self.op = None
+        self.busy.hide()
+        self.start_button.setEnabled(True)
+        self._set_needs_passphrase(False)
+        self._set_status(f"Backup written: {info.path} ({_size(info.size)}). It opens with your passphrase.")
+        self.backed_up.emit(info)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.op = None
+        self.busy.hide()
+        self.start_button.setEnabled(True)
+        if not isinstance(exc, CompanionError):
+            self.ops.presenter.present(exc)
+        self._set_status(str(exc) if isinstance(exc, CompanionError) else "The backup was not written.")
+        self.backed_up.emit(None)
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setAccessibleDescription(text)
+
+    def done(self, result: int) -> None:
+        self.passphrase.clear()
+        super().done(result)
+
+
+class AutoBackupSettings(QGroupBox):
+    """The Settings group: automatic backups on/off, the folder, how many to keep, and when the last one was."""
+
+    changed = Signal()
+
+    def __init__(self, settings: UiSettings, ops, parent: QWidget | None = None) -> None:
+        super().__init__("Automatic backups", parent)
+        self.settings = settings
+        self.ops = ops
+        self.enabled = QCheckBox("Back up automatically once a day while the journal is open, and on lock")
+        self.enabled.setChecked(settings.backup_enabled)
+        self.enabled.setAccessibleName("Automatic backups")
+        self.enabled.setAccessibleDescription(
+            "Write an encrypted backup to the folder below once a day while unlocked, and when locking if due"
+        )
+        self.folder = QLineEdit(settings.backup_folder)
+        self.folder.setReadOnly(True)
+        self.folder.setPlaceholderText("Choose a folder, ideally on another disk")
+        self.folder.setAccessibleName("Backup folder")
+        self.folder.setAccessibleDescription("Where automatic backups are written")
+        self.choose = QPushButton("Choose…")
+        self.choose.setAccessibleName("Choose backup folder")
+        self.choose.setAccessibleDescription("Choose the folder for automatic backups")
+        self.keep = QSpinBox()
+        self.keep.setRange(*BACKUP_KEEP)
+        self.keep.setValue(settings.backup_keep)
+        self.keep.setSuffix(" backups")
+        self.keep.setAccessibleName("Backups to keep")
+        self.keep.setAccessibleDescription("Older automatic backups in the folder are deleted; nothing else is")
+        self.last = QLabel("")
+        self.last.setObjectName("Muted")
+        self.last.setAccessibleName("Last automatic backup")
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(self.choose)
+        form = QFormLayout(self)
+        form.addRow("", self.enabled)
+        form.addRow("Folder", row)
+        form.addRow("Keep the last", self.keep)
+        form.addRow("", self.last)
+        self.enabled.toggled.connect(self._changed)
+        self.keep.valueChanged.connect(self._changed)
+        self.choose.clicked.connect(self._choose)
+        self.refresh_last()
+
+    def set_folder(self, folder: str) -> None:
+        self.folder.setText(folder)
+        self._changed()
+
+    def _choose(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for automatic backups", self.folder.text())
+        if folder:
+            self.set_folder(folder)
+
+    def _changed(self) -> None:
+        self.settings.backup_enabled = self.enabled.isChecked()
+        self.settings.backup_folder = self.folder.text()
+        self.settings.backup_keep = self.keep.value()
+        self.refresh_last()
+        self.changed.emit()
+
+    def refresh_last(self) -> None:
+        folder = self.settings.backup_folder
+        if not folder:
+            self.last.setText("Last automatic backup: none yet.")
+            return
+        from companion.transfer.backup import list_backups
+
+        # the folder listing is file names only (no vault): the network pool keeps disk waits off the GUI thread
+        def show(found: list[BackupInfo]) -> None:
+            if isValid(self.last):  # the dialog may have closed meanwhile
+                newest = found[0] if found else None
+                self.last.setText(f"Last automatic backup: {_when(newest)} ({len(found)} in the folder).")
+
+        self.ops.network_op(lambda: list_backups(Path(folder))).success(show).run()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar as calmod
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
@@ -290,7 +291,7 @@ class MeetingsPage(Page):
         self.check_ins = QListWidget()
         self.check_ins.setAccessibleName("Pending check-ins")
         self.check_ins.setAccessibleDescription("Members who checked in from their own app, waiting for you.")
-        self.check_ins.setMaximumHeight(110)
+        self.check_ins.setMaximumHeight(self.fontMetrics().height() * 4 + 12)
         self.check_ins.setWordWrap(True)
         self.confirm_button = QPushButton("C&onfirm")
         self.confirm_button.setAccessibleName("Confirm check-in")
@@ -330,6 +331,22 @@ class MeetingsPage(Page):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
         self._set_meeting_enabled(False)
+        chain = [
+            self.new_button,
+            self.export_button,
+            self.calendar,
+            self.list,
+            self.edit_button,
+            self.delete_button,
+            self.checklist,
+            self.new_person,
+            self.add_person_button,
+            self.check_ins,
+            self.confirm_button,
+            self.decline_button,
+        ]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
         self.page_actions: list[QAction] = []
         for text, keys, slot in (

@@ -354,3 +354,17 @@ def test_meeting_and_report_dialogs_name_every_control(qtbot, unlocked):
     missing = [type(w).__name__ for w in interactive_widgets(report) if not w.accessibleName().strip()]
     report.reject()
     assert missing == []
+
+
+def test_tab_walks_the_page_in_reading_order(qtbot, unlocked):
+    window = unlocked
+    page = meetings_page(window)
+    page.new_button.setFocus()
+    qtbot.waitUntil(page.new_button.hasFocus)
+    seen = []
+    for _ in range(4):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(QApplication.focusWidget())
+    assert seen[0] is page.export_button
+    assert seen[1] is page.calendar or page.calendar.isAncestorOf(seen[1])
+    assert page.list in seen[2:]

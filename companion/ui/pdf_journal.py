@@ -16,13 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF, QUrl
+from PySide6.QtCore import QByteArray, QSizeF, QUrl
 from PySide6.QtGui import (
     QFont,
-    QGuiApplication,
     QImage,
-    QPageLayout,
-    QPageSize,
     QPdfWriter,
     QTextBlockFormat,
     QTextCharFormat,
@@ -32,7 +29,7 @@ from PySide6.QtGui import (
     QTextImageFormat,
 )
 
-_app: QGuiApplication | None = None
+from companion.ui.pdf_common import ensure_app, render
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,6 @@ class PdfEntry:
     mood: int | None = None
     starred: bool = False
     images: Sequence[bytes] = ()
-
-
-def ensure_app() -> None:
-    """A QGuiApplication for fonts and images; offscreen when there is no display (the command line)."""
-    global _app
-    if QGuiApplication.instance() is None:
-        _app = QGuiApplication(["companion", "-platform", "offscreen"])
 
 
 def render_pdf(
@@ -122,23 +112,8 @@ def render_pdf(
         if step is not None:
             step()
 
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    writer = QPdfWriter(buffer)
-    writer.setCreator("")
-    writer.setAuthor("")
-    writer.setTitle("")
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(18, 18, 18, 18),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
-    writer.setResolution(300)
-    doc.setPageSize(QSizeF(writer.width(), writer.height()))
-    doc.print_(writer)
-    del writer  # finishes the PDF into the buffer
-    buffer.close()
-    return bytes(buffer.data().data())
+    def draw(writer: QPdfWriter) -> None:
+        doc.setPageSize(QSizeF(writer.width(), writer.height()))
+        doc.print_(writer)
+
+    return render(18, draw)

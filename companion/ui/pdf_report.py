@@ -3,22 +3,17 @@
 Called lazily by ``companion.attendance.output`` only for ``--format pdf`` (the only attendance code that
 touches Qt). It draws only what the report holds — period labels, format names, published cells and the method
 — and the file carries no title, author, creator, producer, creation date or random document id: Qt writes a
-producer string and timestamps of its own into the information dictionary, which :func:`scrub_info` blanks in
+producer string and timestamps of its own into the information dictionary, which `pdf_common.scrub_info` blanks in
 place (keeping every byte offset valid), and its XMP packet is replaced by an empty one.
 """
 
 from __future__ import annotations
 
-import re
-
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, Qt, QUuid
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
-    QGuiApplication,
-    QPageLayout,
-    QPageSize,
     QPainter,
     QPdfWriter,
     QPen,
@@ -27,23 +22,11 @@ from PySide6.QtGui import (
 from companion.attendance.output import Report
 from companion.attendance.report import FORMAT_LABELS, MEASURE_LABELS, MEASURES
 from companion.errors import InvalidInputError
+from companion.ui.pdf_common import render
 
-_app: QGuiApplication | None = None
 FULL_TABLE_PERIODS = 12  # up to this many periods the table shows every format
 MAX_PERIODS = 40
-MINIMAL_XMP = (
-    b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
-    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
-    b"</x:xmpmeta><?xpacket end='w'?>"
-)
 HEADERS = ("Period", "Format", *(MEASURE_LABELS[m].replace(" attendees", "") for m in MEASURES))
-
-
-def ensure_app() -> None:
-    """A QGuiApplication for fonts; offscreen when there is none (the command line)."""
-    global _app
-    if QGuiApplication.instance() is None:
-        _app = QGuiApplication(["companion", "-platform", "offscreen"])
 
 
 def render_pdf(report: Report) -> bytes:
@@ -53,44 +36,15 @@ def render_pdf(report: Report) -> bytes:
             f"A PDF summary fits at most {MAX_PERIODS} periods on its one page; this report has "
             f"{len(report.labels)}. Choose a shorter range, or --format csv or json. Nothing was written."
         )
-    ensure_app()
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    writer = QPdfWriter(buffer)
-    writer.setCreator("")
-    writer.setAuthor("")
-    writer.setTitle("")
-    writer.setDocumentId(QUuid())  # the null id: the same for every report, so it identifies nothing
-    writer.setDocumentXmpMetadata(QByteArray(MINIMAL_XMP))  # Qt's own carries its version and the time
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(15, 15, 15, 15),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
-    writer.setResolution(300)
-    painter = QPainter(writer)
-    try:
-        _draw(painter, report, writer.width(), writer.height(), writer.resolution() / 25.4)
-    finally:
-        painter.end()
-    del writer
-    buffer.close()
-    return scrub_info(bytes(buffer.data().data()))
 
+    def draw(writer: QPdfWriter) -> None:
+        painter = QPainter(writer)
+        try:
+            _draw(painter, report, writer.width(), writer.height(), writer.resolution() / 25.4)
+        finally:
+            painter.end()
 
-def scrub_info(pdf: bytes) -> bytes:
-    """Blank the document-information strings Qt writes (producer, dates …) without moving any byte."""
-
-    def blank(match: re.Match[bytes]) -> bytes:
-        key, value = match.group(1), match.group(2)
-        return key + b"(" + b" " * (len(value) - 2) + b")"
-
-    return re.sub(
-        rb"(/(?:Producer|Creator|Author|Title|CreationDate|ModDate)\s*)(\((?:[^()\\]|\\.)*\))", blank, pdf
-    )
+    return render(15, draw)
 
 
 def _draw(p: QPainter, report: Report, width: int, height: int, mm: float) -> None:

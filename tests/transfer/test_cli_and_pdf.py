@@ -151,3 +151,17 @@ def test_pdf_pages_grow_with_entries_and_the_range_selects(app, tmp_path):
     )
     pages = [len(re.findall(rb"/Type\s*/Page(?!s)", p.read_bytes())) for p in (everything, february_week)]
     assert pages[0] > pages[1] >= 1
+
+
+def test_journal_pdf_names_no_tool_time_or_id() -> None:
+    """The same entries give the same bytes: no creation time, producer, random document id or XMP date."""
+    import re
+    from datetime import datetime, timezone
+
+    from companion.ui.pdf_journal import PdfEntry, render_pdf
+
+    entries = [PdfEntry(created_at=datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc), title="T", body="b")]
+    first, second = render_pdf(entries, heading="Journal"), render_pdf(entries, heading="Journal")
+    assert first == second
+    assert b"Qt " not in first and b"CreateDate" not in first
+    assert not re.search(rb"/(Producer|CreationDate)\s*\(\S", first)

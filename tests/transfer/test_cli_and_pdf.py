@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -156,11 +157,11 @@ def test_pdf_pages_grow_with_entries_and_the_range_selects(app, tmp_path):
 def test_journal_pdf_names_no_tool_time_or_id() -> None:
     """The same entries give the same bytes: no creation time, producer, random document id or XMP date."""
     import re
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from companion.ui.pdf_journal import PdfEntry, render_pdf
 
-    entries = [PdfEntry(created_at=datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc), title="T", body="b")]
+    entries = [PdfEntry(created_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC), title="T", body="b")]
     first, second = render_pdf(entries, heading="Journal"), render_pdf(entries, heading="Journal")
     assert first == second
     assert b"Qt " not in first and b"CreateDate" not in first

@@ -285,10 +285,13 @@ class AttachmentStrip(QWidget):
             self.list.setCurrentRow(0)
         self._update_buttons()
         self.loaded.emit(len(self.items))
-        for row, att in enumerate(self.items):
-            self._load_thumb(token, row, att)
+        self._load_thumb(token, 0)
 
-    def _load_thumb(self, token: int, row: int, att: Attachment) -> None:
+    def _load_thumb(self, token: int, row: int) -> None:
+        """One image at a time (bytes, then decode, then the next): at most one image's bytes in memory."""
+        if token != self._token or row >= len(self.items):
+            return
+        att = self.items[row]
         media = att.media_type
 
         def decoded(result: Decoded) -> None:
@@ -303,6 +306,7 @@ class AttachmentStrip(QWidget):
                 item.setIcon(QIcon(QPixmap.fromImage(result.image)))
                 self.thumbs[att.id] = result.image.size()
             self.thumb_ready.emit(att.id)
+            self._load_thumb(token, row + 1)
 
         # bytes from the vault worker, then decoding on the pool (never the GUI thread or the vault worker)
         self.ops.query_op(lambda app: app.transfer.attachment_data(att.id)).success(

@@ -174,7 +174,7 @@ class ExportDialog(QDialog):
                 fmt, path, date_from=date_from, date_to=date_to, progress=task.report, cancelled=task.is_cancelled
             ),
             progress="Exporting your journal…",
-            parent=self,
+            parent=self.parentWidget() or self,  # outlives this dialog (closed on lock)
         )
         self.op.success(
             lambda count: self._finish(

@@ -174,7 +174,7 @@ class ImportDialog(QDialog):
         self.op = self.ops.collection_op(
             lambda app, task: app.transfer.import_file(fmt, path, progress=task.report, cancelled=task.is_cancelled),
             progress="Importing entries…",
-            parent=self,
+            parent=self.parentWidget() or self,  # outlives this dialog (closed on lock)
         )
         self.op.success(self._imported).failure(self._failed).run()
         self._update()

@@ -155,6 +155,26 @@ def test_cancelled_import_leaves_nothing(qtbot, unlocked, tmp_path, monkeypatch)
     dialog.reject()
 
 
+def test_locking_during_an_import_is_safe(qtbot, unlocked, tmp_path):
+    window = unlocked
+    big = tmp_path / "big.txt"
+    start = date(2000, 1, 1)
+    big.write_text(
+        "".join(f"[{(start + timedelta(days=i)).isoformat()} 09:00] Day {i}.\nWords.\n\n" for i in range(3000)),
+        encoding="utf-8",
+    )
+    dialog = window.open_import()
+    dialog.import_from("jrnl", big)
+    qtbot.wait(100)
+    window.lock()  # closes the dialog; the import finishes or is cancelled as one transaction
+    wait_idle(qtbot, window)
+    assert not window.companion.is_unlocked
+    qtbot.keyClicks(window.unlock_screen.passphrase, PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=15000):
+        window.unlock_screen._submit()
+    assert entry_count(qtbot, window) in (0, 3000)
+
+
 def test_malformed_source_reports_where_and_imports_nothing(qtbot, unlocked, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("no date here\n[2021-01-01 10:00] later\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from companion.cli import ENV_NEW_PASSPHRASE, Context, read_passphrase
 from companion.errors import InvalidInputError
 from companion.journal.dates import parse_day
 from companion.journal.entries import Entry, EntrySummary
+from companion.journal.export import entry_to_json
 from companion.journal.search import HIGHLIGHT_END, HIGHLIGHT_START, Filters
 
 
@@ -106,17 +107,8 @@ def parse_day_arg(text: str) -> Any:
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "uid": entry.uid,
-        "title": entry.title,
-        "body": entry.body,
-        "tags": list(entry.tags),
-        "mood": entry.mood,
-        "created_at": entry.created_at.isoformat(timespec="seconds"),
-        "updated_at": entry.updated_at.isoformat(timespec="seconds"),
-        "in_trash": entry.deleted_at is not None,
-    }
+    """The export's form of an entry, with the local id and whether it is in the trash."""
+    return {"id": entry.id, **entry_to_json(entry), "in_trash": entry.deleted_at is not None}
 
 
 def summary_json(summary: EntrySummary) -> dict[str, Any]:

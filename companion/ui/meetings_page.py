@@ -481,7 +481,9 @@ class MeetingsPage(Page):
             "No meetings yet: add one with New meeting." if not count else f"{count} meeting{'s' * (count != 1)}"
         )
         if current is not None:
+            self._filling = True  # selecting it again is not a new selection: load it once, below
             self.list.setCurrentItem(current)
+            self._filling = False
             self.load_selected()
         else:
             self.meeting_id = None

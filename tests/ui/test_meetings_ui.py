@@ -368,3 +368,67 @@ def test_tab_walks_the_page_in_reading_order(qtbot, unlocked):
     assert seen[0] is page.export_button
     assert seen[1] is page.calendar or page.calendar.isAncestorOf(seen[1])
     assert page.list in seen[2:]
+
+
+def test_circle_meeting_offers_the_circles_members(qtbot, unlocked, tmp_path):
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    window = unlocked
+    page = meetings_page(window)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    ben = Companion(tmp_path / "ben")
+    ben.create("pw", params=FLOOR)
+
+    def create(app):
+        cid = app.circles.create_circle("Tuesday group", folder=shared, display_name="Ana").value.id
+        return cid, app.circles.invite(cid).value.code
+
+    cid, code = mutate(qtbot, window, create)
+    ben.circles.join(code, display_name="Ben")
+    ben.circles.sync()
+    mutate(qtbot, window, lambda app: app.circles.sync())
+    ben.circles.sync()
+    ben_id = ben.circles.identity().member_id
+    ben.lock()
+
+    # the meeting dialog offers the circle
+    page.new_meeting()
+    dialog = page.meeting_dialog
+    qtbot.waitUntil(lambda: dialog.circle.findData(cid) > 0)
+    assert dialog.circle.itemText(dialog.circle.findData(cid)) == "Tuesday group"
+    dialog.circle.setCurrentIndex(dialog.circle.findData(cid))
+    dialog.when.setDateTime(QDateTime(QDate(2025, 6, 3), QTime(18, 0)))
+    save_dialog(qtbot, dialog)
+    qtbot.waitUntil(lambda: page.meeting_id is not None and page.checklist.count() > 0)
+
+    # Ben is offered (not Ana herself); checking him adds him with his member id and marks him
+    qtbot.waitUntil(lambda: checklist_state(page) == {"Ben  (circle member, not in your list yet)": False})
+    check_row(qtbot, page, "Ben  (circle member, not in your list yet)")
+    qtbot.waitUntil(lambda: checklist_state(page) == {"Ben  (circle member)": True})
+    people = run_query(qtbot, window, lambda app: app.attendance.people())
+    assert [(p.name, p.member_id) for p in people] == [("Ben", ben_id)]
+    assert attendee_names(qtbot, window, page.meeting_id) == ["Ben"]
+
+
+def test_pdf_export_runs_on_the_worker_and_holds_no_names(qtbot, unlocked, tmp_path):
+    from pypdf import PdfReader
+
+    window = unlocked
+    page = meetings_page(window)
+    mutate(qtbot, window, four_person_circle)
+    dialog = open_report(qtbot, page)
+    dialog.profile.setCurrentIndex(dialog.profile.findData("nhs"))
+    dialog.fmt.setCurrentIndex(dialog.fmt.findData("pdf"))
+    set_period(qtbot, dialog, "quarter", date(2025, 1, 1), date(2025, 3, 31))
+    assert dialog.report.labels == ("2025-Q1",) and not dialog.report.blocked
+    assert {text for _r, _c, text in dialog.hidden_cells()} == {"*"}
+    dialog.export_to(tmp_path / "q1")  # the format's extension is added
+    qtbot.waitUntil(lambda: dialog.result.text().startswith("Saved q1.pdf"), timeout=15000)
+    data = (tmp_path / "q1.pdf").read_bytes()
+    assert data.startswith(b"%PDF")
+    text = " ".join(" ".join(sheet.extract_text() for sheet in PdfReader(tmp_path / "q1.pdf").pages).split())
+    assert "Attendance summary" in text and "2025-Q1" in text
+    for secret in (*NAMES, "Weekly circle"):
+        assert secret not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -33,6 +34,16 @@ from PySide6.QtWidgets import (
 from companion.circles.model import CircleInfo, InviteInfo, MemberInfo, SafetyNumber
 from companion.ui.ops import OpRunner
 from companion.ui.qr import QrView
+
+
+def guarded(widget: QWidget, fn: Callable[..., object]) -> Callable[..., None]:
+    """``fn`` for an op's callback, skipped if ``widget`` (a dialog closed meanwhile) is gone."""
+
+    def call(*args: object) -> None:
+        if shiboken6.isValid(widget):
+            fn(*args)
+
+    return call
 
 
 def plain_label(text: str = "", *, name: str = "", muted: bool = False, wrap: bool = True) -> QLabel:
@@ -191,7 +202,7 @@ class CreateCircleDialog(_Dialog):
                 return app.circles.create_circle(name, folder=folder or None, display_name=my_name)
 
         self.create_button.setEnabled(False)
-        self.ops.collection_op(op).success(self._done).failure(self._failed).run()
+        self.ops.collection_op(op).success(guarded(self, self._done)).failure(guarded(self, self._failed)).run()
 
     def _done(self, info: CircleInfo) -> None:
         self.created.emit(info)
@@ -259,8 +270,8 @@ class InviteDialog(_Dialog):
         cid, approve, days = self.circle.id, self.approve.isChecked(), self.days.value()
         self.make.setEnabled(False)
         self.ops.collection_op(lambda app: app.circles.invite(cid, approve=approve, valid_days=days)).success(
-            self.show_invite
-        ).failure(self._failed).run()
+            guarded(self, self.show_invite)
+        ).failure(guarded(self, self._failed)).run()
 
     def _failed(self, exc: BaseException) -> None:
         self.make.setEnabled(True)
@@ -327,8 +338,8 @@ class JoinDialog(_Dialog):
         code, name, folder = self.code.toPlainText().strip(), self.my_name.text(), self.folder.text() or None
         self.join_button.setEnabled(False)
         self.ops.collection_op(lambda app: app.circles.join(code, display_name=name, folder=folder)).success(
-            self._done
-        ).failure(self._failed).run()
+            guarded(self, self._done)
+        ).failure(guarded(self, self._failed)).run()
 
     def _done(self, info: CircleInfo) -> None:
         self.joined.emit(info)
@@ -416,7 +427,9 @@ class VerifyDialog(_Dialog):
             mine = app.circles.safety_number(cid, app.circles.identity().member_id).digits
             return app.circles.safety_number(cid, mid), mine
 
-        ops.query_op(numbers).success(lambda pair: self.show_number(*pair)).failure(self.show_error).run()
+        ops.query_op(numbers).success(guarded(self, lambda pair: self.show_number(*pair))).failure(
+            guarded(self, self.show_error)
+        ).run()
         self.resize(640, 0)
 
     def show_number(self, number: SafetyNumber, mine: str = "") -> None:
@@ -439,8 +452,8 @@ class VerifyDialog(_Dialog):
         cid, mid = self.circle.id, self.member.member_id
         self.mark.setEnabled(False)
         self.ops.collection_op(lambda app: app.circles.verify_member(cid, mid, number)).success(
-            self._done
-        ).failure(self._failed).run()
+            guarded(self, self._done)
+        ).failure(guarded(self, self._failed)).run()
 
     def _failed(self, exc: BaseException) -> None:
         self.mark.setEnabled(True)

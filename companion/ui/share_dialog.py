@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from companion.circles.model import CircleInfo, MemberInfo, ShareInfo, SharePreview
 from companion.services import Changes
-from companion.ui.circle_dialogs import confirm, name_widget, plain_label
+from companion.ui.circle_dialogs import confirm, guarded, name_widget, plain_label
 from companion.ui.ops import OpRunner
 
 EXPIRY_CHOICES: list[tuple[str, float | None]] = [
@@ -45,7 +45,7 @@ EXPIRY_CHOICES: list[tuple[str, float | None]] = [
 def preview_text(preview: SharePreview) -> str:
     """What recipients will see, as plain text, from ``preview_share``'s payload and recipients."""
     p: dict[str, Any] = preview.payload
-    names = [r.get("name") or "(no name)" for r in preview.recipients]
+    names = sorted((r.get("name") or "(no name)" for r in preview.recipients), key=str.casefold)
     lines = [f"To: {', '.join(names) if names else 'nobody'}"]
     lines.append(f"Content warning: {p['warning']}" if p.get("warning") else "Content warning: none")
     lines.append("Replies: welcome" if p.get("replies") else "Replies: not asked for")
@@ -175,7 +175,7 @@ class ShareDialog(QDialog):
         self.circle.currentIndexChanged.connect(self._circle_changed)
         self.ops.query_op(
             lambda app: [c for c in app.circles.list_circles() if c.state == "active"]
-        ).success(self._show_circles).run()
+        ).success(guarded(self, self._show_circles)).run()
 
     # -- form ----------------------------------------------------------------------------------------------
 
@@ -195,7 +195,7 @@ class ShareDialog(QDialog):
         cid = self.circle.currentData()
         if cid is None:
             return
-        self.ops.query_op(lambda app: app.circles.members(cid)).success(self._show_members).run()
+        self.ops.query_op(lambda app: app.circles.members(cid)).success(guarded(self, self._show_members)).run()
 
     def _show_members(self, members: list[MemberInfo]) -> None:
         self.members = [m for m in members if m.status == "active" and not m.is_me]
@@ -254,8 +254,8 @@ class ShareDialog(QDialog):
         self._token += 1
         token, entry_id = self._token, self.entry_id
         self.ops.query_op(lambda app: app.circles.preview_share(entry_id, cid, **opts)).success(
-            lambda p: self._show_preview(token, p)
-        ).failure(lambda exc: self._preview_failed(token, exc)).run()
+            guarded(self, lambda p: self._show_preview(token, p))
+        ).failure(guarded(self, lambda exc: self._preview_failed(token, exc))).run()
 
     def _show_preview(self, token: int, preview: SharePreview) -> None:
         if token != self._token:
@@ -279,9 +279,8 @@ class ShareDialog(QDialog):
             return
         opts, entry_id = self.options(), self.entry_id
         self.share_button.setEnabled(False)
-        self.ops.collection_op(lambda app: app.circles.share(entry_id, cid, **opts)).success(self._done).failure(
-            self._preview_failed_now
-        ).run()
+        op = self.ops.collection_op(lambda app: app.circles.share(entry_id, cid, **opts))
+        op.success(guarded(self, self._done)).failure(guarded(self, self._preview_failed_now)).run()
 
     def _preview_failed_now(self, exc: BaseException) -> None:
         self.error.setText(str(exc))

@@ -65,6 +65,7 @@ class SyncController(QObject):
         self.message = "Circles: nothing to sync yet"
         self.last_reports: list[SyncReport] = []
         self.last_round_at: float | None = None
+        self.rounds = 0  # completed rounds (tests wait on it)
         self._running = False
         self._again = False
         self.timer = QTimer(self)
@@ -126,6 +127,7 @@ class SyncController(QObject):
         self._running = False
         self.last_reports = reports
         self.last_round_at = time.time()
+        self.rounds += 1
         failed = [r for r in reports if r.state == "transport_failed"]
         refused = describe_rejections(reports)
         if not reports:

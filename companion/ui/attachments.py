@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -143,12 +143,13 @@ class AttachmentStrip(QWidget):
 
         self.list = QListWidget()
         self.list.setObjectName("AttachmentList")
-        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setViewMode(QListWidget.ViewMode.ListMode)  # no text row under the icon
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setWrapping(False)
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setFixedHeight(THUMB + 24)
+        self.list.setSpacing(3)
+        self.list.setFixedHeight(THUMB + 22)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setAccessibleName("Attached images")
         self.list.setAccessibleDescription(
@@ -276,6 +277,7 @@ class AttachmentStrip(QWidget):
         placeholder = QIcon(_placeholder(THUMB))
         for att in self.items:
             item = QListWidgetItem(placeholder, "")
+            item.setSizeHint(QSize(THUMB + 8, THUMB + 8))
             text = describe(att)
             item.setToolTip(text)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
@@ -303,7 +305,10 @@ class AttachmentStrip(QWidget):
                 item.setToolTip(f"{describe(att)}: {result.problem}")
                 item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, result.problem)
             else:
-                item.setIcon(QIcon(QPixmap.fromImage(result.image)))
+                pixmap = QPixmap.fromImage(result.image)
+                icon = QIcon(pixmap)
+                icon.addPixmap(pixmap, QIcon.Mode.Selected)  # not tinted when selected
+                item.setIcon(icon)
                 self.thumbs[att.id] = result.image.size()
             self.thumb_ready.emit(att.id)
             self._load_thumb(token, row + 1)
@@ -336,15 +341,14 @@ class ImageViewer(QDialog):
         self.setWindowTitle("Image")
         self.setAccessibleName("Image viewer")
         self.setAccessibleDescription(describe(att))
+        self.image: QImage | None = None  # the decoded image (at most VIEW_MAX on the long side)
         self.picture = QLabel("Loading…")
         self.picture.setTextFormat(Qt.TextFormat.PlainText)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.picture.setMinimumSize(200, 150)
         self.picture.setAccessibleName("Image")
         self.picture.setAccessibleDescription(describe(att))
-        scroll = QScrollArea()
-        scroll.setWidget(self.picture)
-        scroll.setWidgetResizable(True)
-        scroll.setAccessibleName("Image area")
         self.caption = QLabel(describe(att))
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.caption.setObjectName("Muted")
@@ -352,7 +356,7 @@ class ImageViewer(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
         layout = QVBoxLayout(self)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.picture, 1)
         layout.addWidget(self.caption)
         layout.addWidget(buttons)
         self.resize(820, 640)
@@ -368,10 +372,26 @@ class ImageViewer(QDialog):
             self.picture.setText(result.problem)
             self.shown_image.emit(False)
             return
-        self.picture.setPixmap(QPixmap.fromImage(result.image))
+        self.image = result.image
+        self._fit()
         self.shown_image.emit(True)
 
+    def _fit(self) -> None:
+        """Show the image scaled to fit the window (never enlarged)."""
+        if self.image is None:
+            return
+        box = self.picture.size()
+        image = self.image
+        if image.width() > box.width() or image.height() > box.height():
+            image = image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.picture.setPixmap(QPixmap.fromImage(image))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
     def clear(self) -> None:
+        self.image = None
         self.picture.clear()
         self.caption.clear()
 

@@ -146,6 +146,7 @@ def build_demo(folder: Path) -> None:
     ).value
     app.journal.trash_entry(trashed.id)
     demo_meetings(app, now)
+    demo_images(app)
     app.lock()
 
 
@@ -239,6 +240,8 @@ def render(out: Path) -> list[Path]:
         shot(window, "calendar")
         page.show_view(0)
 
+        transfer_states(window, Path(tmp), shot, until, wait, out, written)  # issue 9: images, import report
+
         dialog = window.open_settings()
         dialog.resize(520, 640)
         wait(200)
@@ -274,6 +277,77 @@ def render(out: Path) -> list[Path]:
         shot(window, "locked")
         window.close()
     return written
+
+
+def demo_picture(width: int = 900, height: int = 600) -> bytes:
+    """A drawn (not photographed) picture for the demo: a morning sky over a park pond, as PNG bytes."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF
+    from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPainterPath
+
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    sky = QLinearGradient(0, 0, 0, height)
+    sky.setColorAt(0, QColor("#f6c89f"))
+    sky.setColorAt(0.55, QColor("#fbe3c4"))
+    sky.setColorAt(1, QColor("#9cc3b8"))
+    painter.fillRect(image.rect(), sky)
+    painter.setPen(QColor(0, 0, 0, 0))
+    painter.setBrush(QColor("#fff3d6"))
+    painter.drawEllipse(QPointF(width * 0.7, height * 0.35), 55, 55)
+    for shade, top in (("#7aa890", 0.58), ("#5d8f78", 0.68)):
+        hill = QPainterPath(QPointF(0, height))
+        hill.lineTo(0, height * top)
+        hill.cubicTo(width * 0.3, height * (top - 0.12), width * 0.6, height * (top + 0.08), width, height * top)
+        hill.lineTo(width, height)
+        painter.setBrush(QColor(shade))
+        painter.drawPath(hill)
+    painter.setBrush(QColor("#b9d8e0"))
+    painter.drawEllipse(QRectF(width * 0.15, height * 0.8, width * 0.45, height * 0.12))
+    painter.end()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(data)
+
+
+def demo_images(app) -> None:
+    entry = next(e for e in app.journal.recent(50) if e.title == "Slow morning")
+    app.transfer.add_attachment(entry.id, demo_picture(), name="park-pond.png")
+
+
+def transfer_states(window, tmp: Path, shot, until, wait, out: Path, written: list[Path]) -> None:
+    """Issue 9's states: an entry with an image, the image viewer, and an import's report."""
+    page = window.journal
+    row = next(i for i, r in enumerate(page.model.rows) if r.title == "Slow morning")
+    page.list.setCurrentIndex(page.model.index(row))
+    strip = page.editor.attachments
+    until(lambda: page.editor.title.text() == "Slow morning" and len(strip.thumbs) == 1 and not window.ops.busy)
+    shot(window, "attachment")
+    strip.view_current()
+    viewer = strip.viewer
+    until(lambda: viewer.picture.pixmap() is not None and not viewer.picture.pixmap().isNull())
+    viewer.resize(760, 560)
+    wait(200)
+    viewer.grab().save(str(out / "attachment-viewer.png"))
+    written.append(out / "attachment-viewer.png")
+    viewer.reject()
+
+    notes = tmp / "notes"
+    (notes / ".obsidian").mkdir(parents=True)
+    (notes / "2024-01-05.md").write_text("# New year walk\n\nCold, bright, #walking with J.\n", encoding="utf-8")
+    (notes / "2024-01-12.md").write_text("---\ntags: [group]\n---\nFirst meeting of the year.\n", "utf-8")
+    (notes / "Ideas.md").write_text("Things to bring up in group, some day.\n", encoding="utf-8")
+    (notes / "scan.pdf").write_bytes(b"%PDF-1.4\n")
+    dialog = window.open_import()
+    dialog.resize(640, 380)
+    dialog.import_from("markdown", notes)
+    until(lambda: dialog.report is not None and not window.ops.busy)
+    wait(200)
+    dialog.grab().save(str(out / "import-report.png"))
+    written.append(out / "import-report.png")
+    dialog.reject()
 
 
 def demo_meetings(app, now: datetime) -> None:

@@ -237,7 +237,9 @@ def test_add_view_and_remove_an_attachment_in_the_editor(qtbot, unlocked, tmp_pa
     with qtbot.waitSignal(viewer.shown_image, timeout=10000) as blocker:
         pass
     assert blocker.args == [True]
-    assert viewer.picture.pixmap().width() == 640
+    assert viewer.image.width() == 640  # decoded whole (under the viewer's limit), shown fitted
+    shown = viewer.picture.pixmap()
+    assert 0 < shown.width() <= max(viewer.picture.width(), 640) and shown.height() <= 480
     viewer.reject()
     qtbot.waitUntil(lambda: strip.viewer is None)
     window.activateWindow()  # the offscreen platform does not hand activation back by itself

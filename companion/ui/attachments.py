@@ -19,6 +19,7 @@ A truncated or malformed image decodes to nothing and shows as a labelled placeh
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
@@ -99,6 +100,12 @@ def decode_image(data: bytes, media_type: str, box: int) -> Decoded:
     if max(image.width(), image.height()) > box:  # formats that ignore setScaledSize
         image = image.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
     return Decoded(image, width, height)
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` literally: Qt renders tooltips that look like HTML as HTML, and an image's
+    name comes from an import (untrusted), so it is escaped inside an explicit rich-text paragraph."""
+    return "<p>" + html.escape(text) + "</p>"
 
 
 def _placeholder(size: int) -> QPixmap:
@@ -279,7 +286,7 @@ class AttachmentStrip(QWidget):
             item = QListWidgetItem(placeholder, "")
             item.setSizeHint(QSize(THUMB + 8, THUMB + 8))
             text = describe(att)
-            item.setToolTip(text)
+            item.setToolTip(plain_tip(text))
             item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
             item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, "Image attached to this entry")
             self.list.addItem(item)
@@ -302,7 +309,7 @@ class AttachmentStrip(QWidget):
             item = self.list.item(row)
             if result.image is None:
                 self.problems[att.id] = result.problem
-                item.setToolTip(f"{describe(att)}: {result.problem}")
+                item.setToolTip(plain_tip(f"{describe(att)}: {result.problem}"))
                 item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, result.problem)
             else:
                 pixmap = QPixmap.fromImage(result.image)

@@ -286,7 +286,7 @@ def test_hostile_image_bytes_neither_crash_nor_freeze(qtbot, unlocked):
         from companion.services import Changed, Changes
 
         for i, data in enumerate((truncated, huge, wide, header_only, gif_junk)):
-            app.transfer.add_attachment(entry_id, data, name=f"bad{i}")
+            app.transfer.add_attachment(entry_id, data, name=f"bad{i}<img src='x.png'>")
         return Changed(None, Changes.ENTRIES)
 
     box = {}
@@ -316,7 +316,8 @@ def test_hostile_image_bytes_neither_crash_nor_freeze(qtbot, unlocked):
     timer.stop()
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert not gaps or max(gaps) < 1.0
-    names = {a.id: a.name for a in strip.items}
+    names = {a.id: a.name.split("<")[0] for a in strip.items}
+    assert all("<img" not in strip.list.item(i).toolTip() for i in range(5))  # names are shown literally
     problems = {names[i]: p for i, p in strip.problems.items()}
     assert "too large" in problems["bad1"] and "too large" in problems["bad2"]
     assert "damaged" in problems["bad3"] and "damaged" in problems["bad4"]

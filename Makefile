@@ -20,9 +20,11 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m companion.ui.screenshots docs/screenshots

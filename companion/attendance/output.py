@@ -62,7 +62,7 @@ class Report:
 
     def hidden(self) -> list[tuple[str, str, str]]:
         """(period, format, measure) of every hidden cell, for a preview to mark."""
-        return [(r["period"], r["format"], m) for r in self.rows for m in MEASURES if isinstance(r[m], str)]
+        return [(str(r["period"]), str(r["format"]), m) for r in self.rows for m in MEASURES if isinstance(r[m], str)]
 
     def as_json(self) -> dict[str, Any]:
         return {"meta": self.meta, "rows": [dict(r) for r in self.rows]}
@@ -124,4 +124,4 @@ def write_atomically(path: Path, data: bytes) -> None:
 def iter_cells(report: Report) -> Iterator[tuple[str, str, str, Shown]]:
     for row in report.rows:
         for m in MEASURES:
-            yield row["period"], row["format"], m, row[m]
+            yield str(row["period"]), str(row["format"]), m, row[m]

@@ -107,10 +107,10 @@ def true_counts(dataset: Dataset, period: Period, *, first: Mapping[int, date] |
             counts[row, "hours"] += m.minutes
     people: dict[str, set[int]] = {row: set() for row in ROWS}
     for meeting_id, person in set(dataset.marks):
-        m = meetings.get(meeting_id)
-        if m is None:
+        fact = meetings.get(meeting_id)
+        if fact is None:
             continue
-        for row in (m.format, "all"):
+        for row in (fact.format, "all"):
             counts[row, "attendances"] += 1
             people[row].add(person)
     for row, group in people.items():

@@ -699,7 +699,11 @@ class CirclesService:
             "LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author WHERE r.item_id = ? "
             "ORDER BY r.rowid", (item_id,),
         ).fetchall()  # fmt: skip
-        return [ReplyInfo(*r, mine=r[2] == me) for r in rows]
+        return [
+            ReplyInfo(reply_id=r[0], item_id=r[1], author=r[2], author_name=r[3], kind=r[4], text=r[5],
+                      created_at=r[6], mine=r[2] == me)
+            for r in rows
+        ]
 
     def mark_read(self, item_id: str) -> Changed[None]:
         with self._vault.transaction() as conn:

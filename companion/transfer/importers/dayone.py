@@ -33,6 +33,7 @@ _OTHER_MEDIA = {"videos": "a video", "audios": "an audio recording", "pdfAttachm
 
 
 def parse(path: Path) -> ParsedSource:
+    files: _Folder | _Zip
     if path.is_dir():
         files = _Folder(path)
     elif zipfile.is_zipfile(path):
@@ -234,5 +235,6 @@ def _photo(
         skip(f"the photo {member} is larger than {MAX_BYTES // (1024 * 1024)} MB")
         return None
     created = _when(photo.get("date"), None)
-    filename = photo.get("filename") if isinstance(photo.get("filename"), str) else f"{md5}.{kind}"
+    given = photo.get("filename")
+    filename = given if isinstance(given, str) else f"{md5}.{kind}"
     return ImportedAttachment(name=filename, load=lambda: files.read(member), created_at=created)

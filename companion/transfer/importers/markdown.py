@@ -56,14 +56,14 @@ def parse(path: Path) -> ParsedSource:
             else:
                 others.append(found)
     for file in files:
-        relative = file.relative_to(root).as_posix()
+        rel_name = file.relative_to(root).as_posix()
         try:
             raw = file.read_bytes()
         except OSError as exc:
             raise ImportFormatError(
-                relative, "", f"the file could not be read ({exc.strerror or exc})"
+                rel_name, "", f"the file could not be read ({exc.strerror or exc})"
             ) from None
-        entry = parse_note(read_text(file, raw, name=relative), relative, file.stem)
+        entry = parse_note(read_text(file, raw, name=rel_name), rel_name, file.stem)
         if isinstance(entry, Skip):
             parsed.skipped.append(entry)
             continue

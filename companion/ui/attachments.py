@@ -1,7 +1,8 @@
 """Images attached to an entry: a strip of thumbnails in the editor, and a viewer for one image.
 
 The bytes live only in the vault (encrypted BLOBs) and in memory: they are fetched with
-``app.transfer.attachment_data(id)`` on the vault worker and decoded from memory (``QBuffer`` + ``QImageReader``).
+``app.transfer.attachment_data(id)`` on the vault worker and decoded from memory
+(``QBuffer`` + ``QImageReader``).
 Nothing is written to disk: no temporary files, no thumbnail cache.
 
 Image data is untrusted (an import may carry anything). :func:`decode_image` therefore
@@ -98,13 +99,17 @@ def decode_image(data: bytes, media_type: str, box: int) -> Decoded:
     if image.isNull():
         return Decoded(None, width, height, "This image is damaged or incomplete.")
     if max(image.width(), image.height()) > box:  # formats that ignore setScaledSize
-        image = image.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
     return Decoded(image, width, height)
 
 
 def plain_tip(text: str) -> str:
-    """A tooltip that shows ``text`` literally: Qt renders tooltips that look like HTML as HTML, and an image's
-    name comes from an import (untrusted), so it is escaped inside an explicit rich-text paragraph."""
+    """A tooltip that shows ``text`` literally.
+
+    Qt renders tooltips that look like HTML as HTML, and an image's name comes from an import (untrusted), so
+    it is escaped inside an explicit rich-text paragraph."""
     return "<p>" + html.escape(text) + "</p>"
 
 
@@ -160,7 +165,8 @@ class AttachmentStrip(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setAccessibleName("Attached images")
         self.list.setAccessibleDescription(
-            "Images attached to this entry, stored encrypted in the journal. Enter shows one larger, Delete removes it."
+            "Images attached to this entry, stored encrypted in the journal. Enter shows one larger, "
+            "Delete removes it."
         )
         self.add_button = QPushButton("Add image…")
         self.add_button.setAccessibleName("Add image")
@@ -320,13 +326,18 @@ class AttachmentStrip(QWidget):
             self.thumb_ready.emit(att.id)
             self._load_thumb(token, row + 1)
 
+        def unreadable(_exc: BaseException) -> None:  # e.g. removed meanwhile: a placeholder, then go on
+            decoded(Decoded(None, problem="This image could not be read."))
+
+        def fetched(data: bytes) -> None:
+            if token == self._token:
+                self.ops.network_op(lambda: decode_image(data, media, THUMB)).success(decoded).failure(
+                    unreadable
+                ).run()
+
         # bytes from the vault worker, then decoding on the pool (never the GUI thread or the vault worker)
-        self.ops.query_op(lambda app: app.transfer.attachment_data(att.id)).success(
-            lambda data: (
-                self.ops.network_op(lambda: decode_image(data, media, THUMB)).success(decoded).run()
-                if token == self._token
-                else None
-            )
+        self.ops.query_op(lambda app: app.transfer.attachment_data(att.id)).success(fetched).failure(
+            unreadable
         ).run()
 
     def _update_buttons(self) -> None:
@@ -390,7 +401,9 @@ class ImageViewer(QDialog):
         box = self.picture.size()
         image = self.image
         if image.width() > box.width() or image.height() > box.height():
-            image = image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            image = image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         self.picture.setPixmap(QPixmap.fromImage(image))
 
     def resizeEvent(self, event) -> None:

@@ -6,18 +6,19 @@ the passphrase; the transfer service keeps the *derived* key in memory until the
 (``app.transfer.remember_backup_passphrase``). It gets it in one of two ways:
 
 - when automatic backups are on, the unlock op derives it right after opening the vault
-  (:func:`unlock_and_remember`, in the same op, so the passphrase goes no further than that op). That costs one
-  more Argon2id derivation at unlock, so it only happens when automatic backups are on;
-- otherwise "Back up now…" asks for the passphrase when no key is remembered yet, and remembers it for the rest
-  of the session (automatic backups switched on later in the session then work too).
+  (:func:`unlock_and_remember`, in the same op, so the passphrase goes no further than that op). That costs
+  one more Argon2id derivation at unlock, so it only happens when automatic backups are on;
+- otherwise "Back up now…" asks for the passphrase when no key is remembered yet, and remembers it for the
+  rest of the session (automatic backups switched on later in the session then work too).
 
-**Automatic backups** (:class:`AutoBackup`): while unlocked, a timer checks every 15 minutes whether the newest
-automatic backup in the chosen folder is older than a day (the folder *is* the schedule's state: nothing else is
-stored), and writes one with ``backup_to_folder(folder, keep=N)``, which then keeps only the newest N files named
-``companion-backup-….cbackup``; on lock, a due backup is written before the vault closes. Failures go to the status
-bar (never a modal every 15 minutes).
+**Automatic backups** (:class:`AutoBackup`): while unlocked, a timer checks every 15 minutes whether the
+newest automatic backup in the chosen folder is older than a day (the folder *is* the schedule's state:
+nothing else is stored), and writes one with ``backup_to_folder(folder, keep=N)``, which then keeps only the
+newest N files named ``companion-backup-….cbackup``; on lock, a due backup is written before the vault closes.
+Failures go to the status bar (never a modal every 15 minutes).
 
-The folder, N and on/off are UI settings (``ui-settings.json``): they say nothing about what is in the journal.
+The folder, N and on/off are UI settings (``ui-settings.json``): they say nothing about what is in the
+journal.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def _when(info: BackupInfo | None) -> str:
 class AutoBackup(QObject):
     """The automatic backup schedule (one per window). ``check()`` runs one check now.
 
-    ``finished`` carries ``("done", BackupInfo, removed paths)``, ``("not due", newest)``, ``("no key", None)``,
+    ``finished`` carries ``("done", BackupInfo, removed paths)``, ``("not due", newest)``,
+    ``("no key", None)``,
     ``("off", None)`` or ``("failed", message)``.
     """
 
@@ -211,7 +213,9 @@ class BackupNowDialog(QDialog):
         close = buttons.addButton(QDialogButtonBox.StandardButton.Close)
         close.setAccessibleName("Close")
         buttons.rejected.connect(self.reject)
-        self.start_button.clicked.connect(lambda: self.backup_to(Path(self.path.text()), self.passphrase.text()))
+        self.start_button.clicked.connect(
+            lambda: self.backup_to(Path(self.path.text()), self.passphrase.text())
+        )
         self.passphrase.returnPressed.connect(self.start_button.click)
         self.choose.clicked.connect(self._choose)
         layout = QVBoxLayout(self)
@@ -289,7 +293,7 @@ class BackupNowDialog(QDialog):
 
 
 class AutoBackupSettings(QGroupBox):
-    """The Settings group: automatic backups on/off, the folder, how many to keep, and when the last one was."""
+    """The Settings group: automatic backups on/off, the folder, how many to keep, and the last one's time."""
 
     changed = Signal()
 
@@ -316,7 +320,9 @@ class AutoBackupSettings(QGroupBox):
         self.keep.setValue(settings.backup_keep)
         self.keep.setSuffix(" backups")
         self.keep.setAccessibleName("Backups to keep")
-        self.keep.setAccessibleDescription("Older automatic backups in the folder are deleted; nothing else is")
+        self.keep.setAccessibleDescription(
+            "Older automatic backups in the folder are deleted; nothing else is"
+        )
         self.last = QLabel("")
         self.last.setObjectName("Muted")
         self.last.setAccessibleName("Last automatic backup")
@@ -356,7 +362,7 @@ class AutoBackupSettings(QGroupBox):
             return
         from companion.transfer.backup import list_backups
 
-        # the folder listing is file names only (no vault): the network pool keeps disk waits off the GUI thread
+        # file names only (no vault): the network pool keeps disk waits off the GUI thread
         def show(found: list[BackupInfo]) -> None:
             if isValid(self.last):  # the dialog may have closed meanwhile
                 newest = found[0] if found else None

@@ -2,8 +2,8 @@
 
 This is the one way to export from the app (Settings → Export opens this dialog). Exporting writes plaintext
 outside the vault, so before anything is written the person reads a plain warning (the command line's wording)
-and must confirm. The export runs on the vault worker with progress and Cancel; the core writes under a temporary
-name and renames into place, so a cancelled export leaves nothing behind.
+and must confirm. The export runs on the vault worker with progress and Cancel; the core writes under a
+temporary name and renames into place, so a cancelled export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def confirm_plaintext(parent: QWidget | None, output: Path) -> bool:
     )
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("PlaintextWarning")
-    box.setInformativeText("Keep the copy somewhere only you can reach, and delete it when you no longer need it.")
+    box.setInformativeText(
+        "Keep the copy somewhere only you can reach, and delete it when you no longer need it."
+    )
     write = box.addButton("Write unencrypted copy", QMessageBox.ButtonRole.AcceptRole)
     write.setAccessibleName("Write unencrypted copy")
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
@@ -88,7 +90,9 @@ class ExportDialog(QDialog):
         for key, label, *_rest in FORMATS:
             self.format.addItem(label, key)
         self.format.setAccessibleName("Export format")
-        self.format.setAccessibleDescription("JSON keeps everything; Markdown is easy to read elsewhere; PDF prints")
+        self.format.setAccessibleDescription(
+            "JSON keeps everything; Markdown is easy to read elsewhere; PDF prints"
+        )
         self.ranged = QCheckBox("Only entries from")
         self.ranged.setAccessibleName("Only a date range")
         self.ranged.setAccessibleDescription("Export only entries written between the two dates (inclusive)")
@@ -158,7 +162,9 @@ class ExportDialog(QDialog):
         if path:
             self.export_to(fmt, Path(path))
 
-    def export_to(self, fmt: str, path: Path, date_from: date | None = None, date_to: date | None = None) -> None:
+    def export_to(
+        self, fmt: str, path: Path, date_from: date | None = None, date_to: date | None = None
+    ) -> None:
         """Warn, then export ``fmt`` to ``path``; the range defaults to the dialog's."""
         if self.op is not None:
             return
@@ -171,14 +177,20 @@ class ExportDialog(QDialog):
         self._set_status("Exporting…")
         self.op = self.ops.query_op(
             lambda app, task: app.transfer.export(
-                fmt, path, date_from=date_from, date_to=date_to, progress=task.report, cancelled=task.is_cancelled
+                fmt,
+                path,
+                date_from=date_from,
+                date_to=date_to,
+                progress=task.report,
+                cancelled=task.is_cancelled,
             ),
             progress="Exporting your journal…",
             parent=self.parentWidget() or self,  # outlives this dialog (closed on lock)
         )
         self.op.success(
             lambda count: self._finish(
-                f"Exported {count:,} {'entry' if count == 1 else 'entries'} to {path}. This copy is not encrypted.",
+                f"Exported {count:,} {'entry' if count == 1 else 'entries'} to {path}. "
+                "This copy is not encrypted.",
                 count,
             )
         ).failure(self._failed).run()

@@ -1,10 +1,10 @@
 """File → Import…: bring entries in from jrnl, Day One, a Markdown folder or a Companion JSON export.
 
 The import runs as one op on the vault worker with a progress dialog and Cancel
-(``app.transfer.import_file(fmt, path, progress=task.report, cancelled=task.is_cancelled)``); the core does it in
-one transaction, so Cancel or an error leaves the journal exactly as it was. Afterwards the dialog shows the
-:class:`~companion.transfer.model.ImportReport`: how many entries, new tags and attachments came in, and every
-skipped item with its place and reason (plain text).
+(``app.transfer.import_file(fmt, path, progress=task.report, cancelled=task.is_cancelled)``); the core does it
+in one transaction, so Cancel or an error leaves the journal exactly as it was. Afterwards the dialog shows
+the :class:`~companion.transfer.model.ImportReport`: how many entries, new tags and attachments came in, and
+every skipped item with its place and reason (plain text).
 """
 
 from __future__ import annotations
@@ -32,8 +32,20 @@ from companion.transfer.model import ImportReport
 
 # (format, label, accepts a file, accepts a folder, file filter)
 FORMATS = [
-    ("jrnl", "jrnl (journal file or JSON export)", True, False, "jrnl journals (*.txt *.json *);;All files (*)"),
-    ("dayone", "Day One (JSON export: .zip or its folder)", True, True, "Day One export (*.zip);;All files (*)"),
+    (
+        "jrnl",
+        "jrnl (journal file or JSON export)",
+        True,
+        False,
+        "jrnl journals (*.txt *.json *);;All files (*)",
+    ),
+    (
+        "dayone",
+        "Day One (JSON export: .zip or its folder)",
+        True,
+        True,
+        "Day One export (*.zip);;All files (*)",
+    ),
     ("markdown", "A folder of Markdown notes (Obsidian, Companion …)", False, True, ""),
     ("companion", "Companion JSON export", True, False, "Companion export (*.json);;All files (*)"),
 ]
@@ -172,7 +184,9 @@ class ImportDialog(QDialog):
         self.details.hide()
         self._set_status("Importing…")
         self.op = self.ops.collection_op(
-            lambda app, task: app.transfer.import_file(fmt, path, progress=task.report, cancelled=task.is_cancelled),
+            lambda app, task: app.transfer.import_file(
+                fmt, path, progress=task.report, cancelled=task.is_cancelled
+            ),
             progress="Importing entries…",
             parent=self.parentWidget() or self,  # outlives this dialog (closed on lock)
         )

@@ -62,7 +62,7 @@ def png_bytes(width=64, height=48, color="teal") -> bytes:
 
 
 def huge_png(width=100_000, height=100_000) -> bytes:
-    """A valid PNG header declaring a huge image, with a tiny compressed body (a decompression bomb's shape)."""
+    """A valid PNG header declaring a huge image, with a tiny compressed body (a decompression bomb)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
@@ -72,7 +72,7 @@ def huge_png(width=100_000, height=100_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-# -- import ----------------------------------------------------------------------------------------------------
+# -- import ------------------------------------------------------------------------------------------------
 
 
 def test_import_jrnl_and_day_one_through_the_dialog_with_report_and_photo_in_editor(qtbot, unlocked):
@@ -160,7 +160,9 @@ def test_locking_during_an_import_is_safe(qtbot, unlocked, tmp_path):
     big = tmp_path / "big.txt"
     start = date(2000, 1, 1)
     big.write_text(
-        "".join(f"[{(start + timedelta(days=i)).isoformat()} 09:00] Day {i}.\nWords.\n\n" for i in range(3000)),
+        "".join(
+            f"[{(start + timedelta(days=i)).isoformat()} 09:00] Day {i}.\nWords.\n\n" for i in range(3000)
+        ),
         encoding="utf-8",
     )
     dialog = window.open_import()
@@ -187,7 +189,7 @@ def test_malformed_source_reports_where_and_imports_nothing(qtbot, unlocked, tmp
     dialog.reject()
 
 
-# -- attachments -----------------------------------------------------------------------------------------------
+# -- attachments -------------------------------------------------------------------------------------------
 
 
 def write_entry(qtbot, window, title="With a picture"):
@@ -195,7 +197,9 @@ def write_entry(qtbot, window, title="With a picture"):
     qtbot.keyClicks(editor.title, title)
     editor.body.setFocus()
     qtbot.keyClicks(editor.body, "The heron again.")
-    qtbot.waitUntil(lambda: editor.save_state.text() == "Saved" and editor.entry_id is not None, timeout=10000)
+    qtbot.waitUntil(
+        lambda: editor.save_state.text() == "Saved" and editor.entry_id is not None, timeout=10000
+    )
     wait_idle(qtbot, window)
     return editor
 
@@ -312,7 +316,9 @@ def test_hostile_image_bytes_neither_crash_nor_freeze(qtbot, unlocked):
     timer.start(20)
     strip.set_entry(None)
     strip.set_entry(entry_id)
-    qtbot.waitUntil(lambda: strip.list.count() == 5 and len(strip.problems) + len(strip.thumbs) == 5, timeout=15000)
+    qtbot.waitUntil(
+        lambda: strip.list.count() == 5 and len(strip.problems) + len(strip.thumbs) == 5, timeout=15000
+    )
     timer.stop()
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert not gaps or max(gaps) < 1.0
@@ -331,7 +337,7 @@ def test_hostile_image_bytes_neither_crash_nor_freeze(qtbot, unlocked):
     strip.viewer.reject()
 
 
-# -- export ----------------------------------------------------------------------------------------------------
+# -- export ------------------------------------------------------------------------------------------------
 
 
 def test_export_warns_before_writing_and_pdf_takes_a_date_range(qtbot, unlocked, tmp_path):
@@ -391,7 +397,7 @@ def test_settings_export_opens_the_one_export_dialog(qtbot, unlocked):
     settings.reject()
 
 
-# -- backup ----------------------------------------------------------------------------------------------------
+# -- backup ------------------------------------------------------------------------------------------------
 
 
 def test_back_up_now_asks_once_for_the_passphrase_and_writes_a_verifiable_backup(qtbot, unlocked, tmp_path):

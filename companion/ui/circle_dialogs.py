@@ -11,7 +11,7 @@ from datetime import datetime
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -232,6 +232,7 @@ class InviteDialog(_Dialog):
         self.code = name_widget(QPlainTextEdit(), "Invite code", "The code to pass on; it works once")
         self.code.setReadOnly(True)
         self.code.setFixedHeight(90)
+        self.code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.copy = name_widget(QPushButton("Copy code"), "Copy invite code", "Copy the code to the clipboard")
         self.copy.setEnabled(False)
         self.copy.clicked.connect(self.copy_code)
@@ -259,6 +260,7 @@ class InviteDialog(_Dialog):
         layout.addLayout(copy_row)
         layout.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.error)
+        layout.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addStretch(1)
         bottom.addWidget(close)
@@ -305,6 +307,7 @@ class JoinDialog(_Dialog):
         self.ops = ops
         self.code = name_widget(QPlainTextEdit(), "Invite code", "Paste the code you were given")
         self.code.setPlaceholderText("companion-invite:1:…")
+        self.code.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.code.setTabChangesFocus(True)
         self.code.setFixedHeight(90)
         self.my_name = name_widget(QLineEdit(), "Your name in the circle", "What the others see you as")
@@ -443,6 +446,7 @@ class VerifyDialog(_Dialog):
         self.theirs.setText("  ".join(second))
         self.qr.set_text(number.qr, pixels=200)
         self.mark.setEnabled(True)
+        self.mark.setFocus()
 
     def mark_verified(self) -> None:
         if self.number is None:

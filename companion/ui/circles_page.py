@@ -47,6 +47,13 @@ STATES = {
 }
 
 
+def wrap_rows(view: QListWidget) -> None:
+    """Rows wrap (and may have two lines) instead of scrolling sideways."""
+    view.setWordWrap(True)
+    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.setSpacing(2)
+
+
 def quiet_key(circle_id: str) -> str:
     return f"circle.{circle_id}.quiet"
 
@@ -56,7 +63,7 @@ def circle_row_text(c: CircleInfo) -> str:
     extra = STATES.get(c.state, f"{c.members} member{'s' if c.members != 1 else ''}")
     if c.pending_requests:
         extra += f" · {c.pending_requests} waiting to join"
-    return f"{name} — {extra}"
+    return f"{name}\n{extra}"
 
 
 def member_row_text(m: MemberInfo) -> str:
@@ -104,6 +111,7 @@ class CirclesPage(Page):
         # -- left: the list of circles
         self.circle_list = name_widget(QListWidget(), "Circles", "Your circles; choose one to see its members")
         self.circle_list.currentRowChanged.connect(self._circle_chosen)
+        wrap_rows(self.circle_list)
         self.new_button = name_widget(QPushButton("New circle…"), "New circle", "Create a circle")
         self.join_button = name_widget(QPushButton("Join…"), "Join a circle", "Join with an invite code")
         self.new_button.clicked.connect(self.open_create)
@@ -154,6 +162,7 @@ class CirclesPage(Page):
         self.member_list = name_widget(
             QListWidget(), "Members", "Who is in the circle, and whether you verified their safety number"
         )
+        wrap_rows(self.member_list)
         self.member_list.currentRowChanged.connect(lambda _r: self._member_buttons())
         self.member_list.itemActivated.connect(lambda _i: self.open_verify())
         self.member_note = plain_label(name="Member note", muted=True)
@@ -207,7 +216,7 @@ class CirclesPage(Page):
         split.addWidget(left)
         split.addWidget(self.detail)
         split.setStretchFactor(1, 2)
-        split.setSizes([300, 600])
+        split.setSizes([280, 620])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)

@@ -32,7 +32,7 @@ from companion.ui.circle_dialogs import name_widget, plain_label
 from companion.ui.pages import Page, register
 from companion.ui.sync_status import controller_for
 
-REACTIONS = ["Thinking of you", "Me too", "Thank you for sharing", "Sending strength"]
+REACTIONS = ["Thinking of you", "Me too", "Thank you", "Sending strength"]
 
 
 def stamp(ms: int | None) -> str:
@@ -44,7 +44,7 @@ def item_row_text(item: InboxItem) -> str:
     who = item.author_name or "someone"
     head = f"Content warning: {item.warning}" if item.warning else (item.title or "(untitled)")
     unread = "● " if not item.read else ""
-    return f"{unread}{head} — from {who} in {item.circle_name} · {stamp(item.received_at)}"
+    return f"{unread}{head}\nfrom {who} in {item.circle_name} · {stamp(item.received_at)}"
 
 
 def reply_text(r: ReplyInfo) -> str:
@@ -72,6 +72,9 @@ class SharedPage(Page):
         self.list = name_widget(QListWidget(), "Shared with you",
                                 "Items from your circles, newest first; content warnings first")  # fmt: skip
         self.list.currentRowChanged.connect(self._chosen)
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(3)
         self.empty = plain_label(
             "Nothing shared with you yet. When someone in your circles shares a reflection with you, it appears "
             "here after a sync.",
@@ -84,12 +87,13 @@ class SharedPage(Page):
         lv.setContentsMargins(12, 12, 6, 12)
         heading = QLabel("Shared with you")
         heading.setObjectName("Heading")
-        top = QHBoxLayout()
-        top.addWidget(heading, 1)
-        top.addWidget(self.sync_button)
-        lv.addLayout(top)
+        lv.addWidget(heading)
         lv.addWidget(self.list, 1)
         lv.addWidget(self.empty)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.sync_button)
+        lv.addLayout(bottom)
 
         self.item_title = plain_label(name="Title")
         self.item_title.setObjectName("Heading")
@@ -150,7 +154,7 @@ class SharedPage(Page):
         split.addWidget(left)
         split.addWidget(self.detail)
         split.setStretchFactor(1, 2)
-        split.setSizes([360, 560])
+        split.setSizes([300, 620])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)

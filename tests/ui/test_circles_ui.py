@@ -32,6 +32,12 @@ def click(qtbot, widget):
     qtbot.mouseClick(widget, LEFT)
 
 
+def press(qtbot, widget):
+    """Toggle a check box from the keyboard."""
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_Space)
+
+
 def sync(qtbot, window):
     """One complete sync round of every circle, started through the Sync now button."""
     ctrl = controller_for(window.ops)
@@ -222,7 +228,8 @@ def _flow(qtbot, ana, ben, cat, shared):
     ben.show_page(ben.pages.index(b_shared))
     qtbot.waitUntil(lambda: b_shared.list.count() == 1, timeout=10000)
     row = b_shared.list.item(0).text()
-    assert "Content warning: mentions a hard night" in row and "A hard night —" not in row and "Ana" in row
+    assert row.split("\n")[0] == "● Content warning: mentions a hard night" and "A hard night" not in row
+    assert row.split("\n")[1].startswith("from Ana in Tuesday group · ")
     b_shared.list.setCurrentRow(0)
     assert b_shared.collapsed and b_shared.content.isHidden() and b_shared.text.toPlainText() == ""
     assert b_shared.item_title.text() == "Content warning"
@@ -317,7 +324,7 @@ def test_quiet_notifications_rejections_removal_and_lock(qtbot, make_window, tmp
     ana, circles, cid, ben = _setup_with_ben(qtbot, make_window, tmp_path)
     try:
         # Quiet: a new item arrives but no notice is shown
-        click(qtbot, circles.quiet)
+        press(qtbot, circles.quiet)
         wait_idle(qtbot, ana)
         assert run_query(qtbot, ana, lambda app: app.journal.get_setting(f"circle.{cid}.quiet")) == "1"
         ben.circles.share(ben.entry("first", title="<b>Quiet</b> one"), cid)
@@ -327,7 +334,7 @@ def test_quiet_notifications_rejections_removal_and_lock(qtbot, make_window, tmp
         qtbot.waitUntil(lambda: shared.list.count() == 1, timeout=10000)
         assert circles.last_notice == ""
         # Not quiet: a count, never the title or text
-        click(qtbot, circles.quiet)
+        press(qtbot, circles.quiet)
         wait_idle(qtbot, ana)
         ben.circles.share(ben.entry("second body", title="<img src=x>Second"), cid)
         ben.sync()
@@ -335,7 +342,7 @@ def test_quiet_notifications_rejections_removal_and_lock(qtbot, make_window, tmp
         qtbot.waitUntil(lambda: circles.last_notice != "", timeout=10000)
         assert circles.last_notice == "Shared with you: 1 new in Tuesday group"
         assert shared.list.count() == 2
-        assert shared.list.item(0).text().startswith("● <img src=x>Second — from Ben")  # newest first
+        assert shared.list.item(0).text().startswith("● <img src=x>Second\nfrom Ben")  # newest first
         shared.list.setCurrentRow(0)
         assert shared.item_title.text() == "<img src=x>Second"
         assert shared.item_title.textFormat() == Qt.TextFormat.PlainText

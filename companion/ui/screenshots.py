@@ -272,6 +272,10 @@ def render(out: Path) -> list[Path]:
         written.append(out / "meetings-report.png")
         report.reject()
 
+        from companion.ui.circles_screens import circles_states
+
+        circles_states(window, Path(tmp), shot, until, wait, out, written)  # issue 7: circles, share, shared
+
         window.lock()
         until(lambda: not window.ops.busy)
         shot(window, "locked")

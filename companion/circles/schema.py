@@ -177,4 +177,42 @@ CREATE TABLE rejections (                        -- what was refused and why; ne
 );
 """
 
-MIGRATIONS: list[str] = [V1]
+V2_MEETINGS = """
+CREATE TABLE meeting_announcements (           -- facilitator side: meetings I announced to a circle
+    meeting_uid   TEXT NOT NULL,                  -- att_meetings.uid (opaque; only inside sealed payloads)
+    circle_id     TEXT NOT NULL,
+    item_id       TEXT NOT NULL UNIQUE,           -- the announcement's random item id (in clear in headers)
+    revision      INTEGER NOT NULL,
+    include_topic INTEGER NOT NULL DEFAULT 0,
+    digest        TEXT NOT NULL,                  -- of the payload last sent: an edit is sent only if it differs
+    state         TEXT NOT NULL,                  -- announced | withdrawn
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (meeting_uid, circle_id)
+) WITHOUT ROWID;
+
+CREATE TABLE announced_meetings (              -- member side: announcements received from a circle's admins
+    circle_id     TEXT NOT NULL REFERENCES circles(id) ON DELETE CASCADE,
+    item_id       TEXT NOT NULL,
+    author        TEXT NOT NULL,
+    revision      INTEGER NOT NULL,
+    meeting_uid   TEXT NOT NULL,
+    starts_at     TEXT NOT NULL,                  -- ISO 8601 with offset
+    format        TEXT NOT NULL,
+    minutes       INTEGER NOT NULL,
+    topic         TEXT NOT NULL DEFAULT '',       -- only if the facilitator chose to include it
+    received_at   INTEGER NOT NULL,
+    PRIMARY KEY (circle_id, item_id)
+) WITHOUT ROWID;
+
+CREATE INDEX announced_meetings_uid ON announced_meetings(meeting_uid);
+
+CREATE TABLE my_check_ins (                    -- member side: check-ins I sent (one per meeting and circle)
+    circle_id     TEXT NOT NULL,
+    meeting_uid   TEXT NOT NULL,
+    message_id    TEXT NOT NULL UNIQUE,
+    checked_in_at TEXT NOT NULL,
+    PRIMARY KEY (circle_id, meeting_uid)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1, V2_MEETINGS]

@@ -68,6 +68,21 @@ def unlock_and_remember(app, passphrase: str, remember: bool):
     return changed
 
 
+def change_passphrase_and_backup_key(app, current: str, new: str, remember: bool):
+    """The change-passphrase op: re-key, then drop the backup key derived from the old passphrase.
+
+    Kept, it would go on writing backups that open only with the old passphrase. With automatic backups on,
+    the key is derived again from the new one (in the same op)."""
+    changed = app.change_passphrase(current, new)
+    app.transfer.forget_backup_passphrase()
+    if remember:
+        try:
+            app.transfer.remember_backup_passphrase(new)
+        except CompanionError:
+            pass
+    return changed
+
+
 def _size(n: int) -> str:
     return f"{n / 1024:,.0f} KB" if n < 1024 * 1024 else f"{n / (1024 * 1024):,.1f} MB"
 

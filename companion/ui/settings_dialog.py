@@ -1,5 +1,5 @@
-"""Settings: theme, font size, auto-lock, data folder, change passphrase, export (opens File → Export), automatic
-backups."""
+"""Settings: theme, font size, auto-lock, data folder, change passphrase, export (opens File → Export),
+automatic backups."""
 
 from __future__ import annotations
 
@@ -162,7 +162,12 @@ class SettingsDialog(QDialog):
         self.change.setEnabled(False)
         self.change_busy.show()
         self.change_status.setText("Changing the passphrase… keep Companion open.")
-        self.ops.collection_op(lambda app: app.change_passphrase(current, new)).success(
+        from companion.ui.backup_ui import change_passphrase_and_backup_key
+
+        remember = self.settings.backup_enabled and bool(self.settings.backup_folder)
+        self.ops.collection_op(
+            lambda app: change_passphrase_and_backup_key(app, current, new, remember)
+        ).success(
             lambda _v: self._change_result("Passphrase changed. Use the new one from now on.", ok=True)
         ).failure(lambda exc: self._change_result(str(exc), ok=False)).run()
 

@@ -491,6 +491,33 @@ def test_automatic_backups_keep_the_last_n_and_run_on_lock(qtbot, make_window, t
     verify(newest, PASSPHRASE)
 
 
+def test_changing_the_passphrase_renews_the_backup_key(qtbot, unlocked, tmp_path):
+    window = unlocked
+    folder = tmp_path / "auto"
+    window.settings.backup_enabled, window.settings.backup_folder = True, str(folder)
+    dialog = window.open_backup()
+    qtbot.waitUntil(dialog.start_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(dialog.backed_up, timeout=15000):
+        dialog.backup_to(tmp_path / "old.cbackup", PASSPHRASE)
+    dialog.reject()
+    settings = window.open_settings()
+    settings.current.setText(PASSPHRASE)
+    settings.new.setText("a brand new passphrase")
+    settings.repeat.setText("a brand new passphrase")
+    settings.change.click()
+    qtbot.waitUntil(lambda: "changed" in settings.change_status.text(), timeout=20000)
+    settings.reject()
+    window.backups.interval = timedelta(0)
+    with qtbot.waitSignal(window.backups.finished, timeout=15000) as blocker:
+        window.backups.check()
+    assert blocker.args[0][0] == "done"
+    verify(blocker.args[0][1].path, "a brand new passphrase")
+    from companion.errors import CompanionError
+
+    with pytest.raises(CompanionError):
+        verify(blocker.args[0][1].path, PASSPHRASE)
+
+
 def test_automatic_backup_settings_are_saved_without_content(qtbot, unlocked, tmp_path):
     dialog = unlocked.open_settings()
     group = dialog.backup

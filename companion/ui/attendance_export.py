@@ -82,6 +82,7 @@ class ExportDialog(QDialog):
         self.dp_available = False
         self._preview_serial = 0
         self._answered_serial = 0
+        self._closed = False  # results that arrive after the dialog closed are dropped
         self.setWindowTitle("Attendance report")
         self.setAccessibleName("Attendance report")
         self.setAccessibleDescription("Preview an anonymised attendance report, then export it.")
@@ -240,6 +241,8 @@ class ExportDialog(QDialog):
     # -- options ---------------------------------------------------------------------------------------------
 
     def _options_loaded(self, result: tuple[list[tuple[str, str]], bool]) -> None:
+        if self._closed:
+            return
         profiles, available = result
         current = self.profile.currentData()
         self.profile.blockSignals(True)
@@ -294,12 +297,17 @@ class ExportDialog(QDialog):
             )
         ).success(lambda report: self._show(serial, report)).failure(lambda exc: self._failed(serial, exc)).run()
 
+    def done(self, result: int) -> None:
+        self._closed = True
+        self._timer.stop()
+        super().done(result)
+
     def is_current(self) -> bool:
         """Whether the preview shown answers the current choices (none is on its way)."""
         return self._answered_serial == self._preview_serial and not self._timer.isActive()
 
     def _failed(self, serial: int, exc: BaseException) -> None:
-        if serial != self._preview_serial:
+        if self._closed or serial != self._preview_serial:
             return
         self._answered_serial = serial
         self.report = None
@@ -315,7 +323,7 @@ class ExportDialog(QDialog):
         return "The preview could not be prepared."
 
     def _show(self, serial: int, report: Any) -> None:
-        if serial != self._preview_serial:
+        if self._closed or serial != self._preview_serial:
             return  # the choices changed while this preview was on its way
         self._answered_serial = serial
         self.report = report
@@ -414,10 +422,15 @@ class ExportDialog(QDialog):
         ).failure(self._export_failed).run()
 
     def _exported(self, path: Path) -> None:
+        if self._closed:
+            return
         self.result.setText(f"Saved {path.name}. {NO_NAMES}")
         self.refresh()
 
     def _export_failed(self, exc: BaseException) -> None:
+        if self._closed:
+            self.ops.presenter.present(exc)
+            return
         self.result.setText(f"Nothing was written. {self._message(exc)}")
         self.refresh()
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from companion.attendance.store import CheckIn
 from companion.services import Changed, Changes
-from tests.ui.conftest import run_query, wait_idle
+from tests.ui.conftest import PASSPHRASE, run_query, wait_idle
 from tests.ui.test_privacy_a11y import interactive_widgets
 
 NAMES = ("Robin", "Alex", "Sam", "Jo")
@@ -154,6 +154,20 @@ def test_keyboard_shortcut_opens_a_new_meeting_and_escape_closes_it(qtbot, unloc
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: page.meeting_dialog is None)
     assert run_query(qtbot, window, lambda app: app.attendance.meetings()) == []
+    rows = dict(window.shortcut_rows())
+    assert rows["Ctrl+Shift+M"].endswith("New meeting") and rows["Ctrl+Shift+R"].endswith("Attendance report")
+
+
+def test_closing_the_report_while_a_preview_is_on_its_way(qtbot, unlocked):
+    window = unlocked
+    page = meetings_page(window)
+    mutate(qtbot, window, four_person_circle)
+    dialog = page.open_export()
+    dialog.refresh()
+    dialog.reject()
+    wait_idle(qtbot, window)
+    qtbot.wait(50)
+    assert page.export_dialog is None
 
 
 def four_person_circle(app):
@@ -337,6 +351,11 @@ def test_lock_clears_every_content_widget_on_the_page(qtbot, unlocked, tmp_path)
     wait_idle(qtbot, window)
     # nothing read before the lock reaches the page afterwards
     assert page.list.count() == 0 and page.checklist.count() == 0 and page.calendar.marks == {}
+    # unlocking loads the page again
+    qtbot.keyClicks(window.unlock_screen.passphrase, PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=15000):
+        qtbot.keyClick(window.unlock_screen.passphrase, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.list.count() == 4 and page.check_ins.count() == 1)
 
 
 def test_meeting_and_report_dialogs_name_every_control(qtbot, unlocked):

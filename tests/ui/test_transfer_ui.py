@@ -155,6 +155,44 @@ def test_cancelled_import_leaves_nothing(qtbot, unlocked, tmp_path, monkeypatch)
     dialog.reject()
 
 
+def test_jrnl_json_and_companion_json_round_trip_through_the_dialogs(qtbot, make_window, tmp_path):
+    first = make_window(tmp_path / "first")
+    create_journal(qtbot, first)
+    importer = first.open_import()
+    with qtbot.waitSignal(importer.finished_import, timeout=15000) as blocker:
+        importer.import_from("jrnl", FIXTURES / "jrnl" / "export.json")
+    assert blocker.args[0].entries > 0
+    with qtbot.waitSignal(importer.finished_import, timeout=15000) as blocker:
+        importer.import_from("jrnl", JRNL)  # the same journal as plain text: nothing twice
+    assert blocker.args[0].entries == 0
+    with qtbot.waitSignal(importer.finished_import, timeout=15000) as blocker:
+        importer.import_from("dayone", DAYONE)
+    expected = entry_count(qtbot, first)
+    importer.reject()
+    exporter = first.open_export()
+    click_in_next_modal(qtbot, "Write unencrypted copy")
+    with qtbot.waitSignal(exporter.exported, timeout=15000) as blocker:
+        exporter.export_to("json", tmp_path / "everything.json")
+    assert blocker.args == [expected]
+    click_in_next_modal(qtbot, "Write unencrypted copy")
+    with qtbot.waitSignal(exporter.exported, timeout=15000) as blocker:
+        exporter.export_to("markdown", tmp_path / "notes")
+    assert blocker.args == [expected]
+    exporter.reject()
+
+    second = make_window(tmp_path / "second")
+    create_journal(qtbot, second)
+    importer = second.open_import()
+    with qtbot.waitSignal(importer.finished_import, timeout=15000) as blocker:
+        importer.import_from("companion", tmp_path / "everything.json")
+    report = blocker.args[0]
+    assert report.entries == expected and report.attachments == 1
+    with qtbot.waitSignal(importer.finished_import, timeout=15000) as blocker:
+        importer.import_from("markdown", tmp_path / "notes")  # the same entries (by uid): nothing twice
+    assert blocker.args[0].entries == 0 and blocker.args[0].duplicates == expected
+    importer.reject()
+
+
 def test_locking_during_an_import_is_safe(qtbot, unlocked, tmp_path):
     window = unlocked
     big = tmp_path / "big.txt"

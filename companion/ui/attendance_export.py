@@ -139,17 +139,18 @@ class ExportDialog(QDialog):
         dp_row.addWidget(self.epsilon)
         dp_row.addStretch(1)
         form = QFormLayout()
-        form.addRow("&Periods", period_row)
-        form.addRow("&Profile", self.profile)
-        form.addRow("", self.profile_help)
-        form.addRow("", dp_row)
-        form.addRow("", self.dp_help)
-        form.addRow("File &format", self.fmt)
-        for label, buddy in (("&Periods", self.kind), ("&Profile", self.profile), ("File &format", self.fmt)):
-            widget = form.labelForField(period_row if buddy is self.kind else buddy)
-            if isinstance(widget, QLabel):
-                widget.setBuddy(buddy)
-            del label
+        for text, buddy, field in (
+            ("&Periods", self.kind, period_row),
+            ("&Profile", self.profile, self.profile),
+            ("File &format", self.fmt, self.fmt),
+        ):
+            label = QLabel(text)
+            label.setBuddy(buddy)  # Alt + the underlined letter moves to the field
+            form.addRow(label, field)
+            if field is self.profile:
+                form.addRow("", self.profile_help)
+                form.addRow("", dp_row)
+                form.addRow("", self.dp_help)
 
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(list(HEADERS))

@@ -268,9 +268,15 @@ def test_differential_privacy_option_follows_the_service(qtbot, unlocked):
     dialog = open_report(qtbot, page)
     available = run_query(qtbot, window, lambda app: app.attendance.dp_available())
     assert dialog.use_dp.isEnabled() == available
+    profiles = run_query(qtbot, window, lambda app: app.attendance.profiles())
+    assert [dialog.profile.itemData(i) for i in range(dialog.profile.count())] == [p for p, _ in profiles]
+    assert dialog.profile_help.text() == profiles[0][1]
     if not available:
         assert "pip install 'companion[dp]'" in dialog.dp_help.text()
         return
+    dialog._options_loaded((profiles, False))  # what a machine without the extra shows
+    assert not dialog.use_dp.isEnabled() and "pip install 'companion[dp]'" in dialog.dp_help.text()
+    dialog._options_loaded((profiles, True))
     assert "budget" in dialog.dp_help.text()
     dialog.use_dp.setChecked(True)
     assert dialog.epsilon.isEnabled() and not dialog.profile.isEnabled()

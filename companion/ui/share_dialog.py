@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from companion.circles.model import CircleInfo, MemberInfo, ShareInfo, SharePreview
+from companion.circles.model import CircleInfo, MemberInfo, ReplyInfo, ShareInfo, SharePreview
 from companion.services import Changes
 from companion.ui.circle_dialogs import confirm, guarded, name_widget, plain_label
 from companion.ui.ops import OpRunner
@@ -336,7 +336,7 @@ class ShareBar(QWidget):
             self.reload()
 
     def _on_changes(self, changes: Changes) -> None:
-        if self.entry_id is not None and changes & (Changes.CIRCLES | Changes.ENTRIES):
+        if self.entry_id is not None and changes & (Changes.CIRCLES | Changes.INBOX | Changes.ENTRIES):
             self.reload()
 
     def reload(self) -> None:
@@ -347,16 +347,18 @@ class ShareBar(QWidget):
         def op(app):
             shares = [s for s in app.circles.shares_of(entry_id) if s.state == "shared"]
             names = {c.id: c.name for c in app.circles.list_circles()} if shares else {}
-            return shares, names
+            replies = {s.item_id: app.circles.replies_to(s.item_id) for s in shares}
+            return shares, names, replies
 
         self.ops.query_op(op).success(lambda r, e=entry_id: self._loaded(e, *r)).failure(lambda _exc: None).run()
 
-    def _loaded(self, entry_id: int, shares: list[ShareInfo], names: dict[str, str]) -> None:
+    def _loaded(self, entry_id: int, shares: list[ShareInfo], names: dict[str, str], replies=None) -> None:
         if entry_id == self.entry_id:
-            self._show(shares, names)
+            self._show(shares, names, replies or {})
 
-    def _show(self, shares: list[ShareInfo], names: dict[str, str]) -> None:
+    def _show(self, shares: list[ShareInfo], names: dict[str, str], replies=None) -> None:
         self.shares, self.names = shares, names
+        self.replies: dict[str, list[ReplyInfo]] = replies or {}
         for w in self.row_widgets:
             w.setParent(None)
             w.deleteLater()
@@ -367,9 +369,16 @@ class ShareBar(QWidget):
             h.setContentsMargins(0, 0, 0, 0)
             circle = names.get(s.circle_id) or "a circle"
             whom = "everyone" if s.options.get("whole_circle", True) else f"{len(s.audience)} chosen"
-            label = plain_label(f"Shared with {circle} ({whom})", name=f"Shared with {circle}", muted=True)
+            answers = self.replies.get(s.item_id, [])
+            count = f" · {len(answers)} repl{'y' if len(answers) == 1 else 'ies'}" if answers else ""
+            label = plain_label(f"Shared with {circle} ({whom}){count}", name=f"Shared with {circle}", muted=True)
             label.setObjectName("SharedWith")
             h.addWidget(label, 1)
+            if answers:
+                read = name_widget(QPushButton("Replies…"), f"Replies from {circle}",
+                                   "Read the replies and reactions to this entry")  # fmt: skip
+                read.clicked.connect(lambda _c=False, iid=s.item_id: self.open_replies(iid))
+                h.addWidget(read)
             if s.changed_since:
                 send = name_widget(QPushButton("Send the edit"), f"Send the edit to {circle}",
                                    "The entry changed since you shared it; send the new version")  # fmt: skip
@@ -381,6 +390,11 @@ class ShareBar(QWidget):
             h.addWidget(unshare)
             self.rows.addWidget(row)
             self.row_widgets.append(row)
+
+    def open_replies(self, item_id: str) -> QDialog:
+        dialog = RepliesDialog(self.ops, item_id, self.replies.get(item_id, []), self.window())
+        dialog.open()
+        return dialog
 
     def open_share(self) -> ShareDialog | None:
         if self.entry_id is None:
@@ -423,3 +437,51 @@ class ShareBar(QWidget):
 
     def clear(self) -> None:
         self.set_entry(None)
+
+
+class RepliesDialog(QDialog):
+    """The replies and reactions to one of my shared entries (plain text), and a reply of my own."""
+
+    def __init__(self, ops: OpRunner, item_id: str, replies: list[ReplyInfo], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ops, self.item_id = ops, item_id
+        self.setWindowTitle("Replies")
+        self.setAccessibleName("Replies")
+        self.setAccessibleDescription("Replies and reactions to an entry you shared")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.list = name_widget(QListWidget(), "Replies", "Oldest first")
+        self.list.setWordWrap(True)
+        from companion.ui.shared_page import reply_text
+
+        for r in replies:
+            self.list.addItem(reply_text(r))
+        self.edit = name_widget(QLineEdit(), "Your reply", "Reaches everyone who can see the entry")
+        self.edit.setMaxLength(2000)
+        self.send = name_widget(QPushButton("Reply"), "Send reply")
+        self.send.clicked.connect(self.submit)
+        self.edit.returnPressed.connect(self.submit)
+        close = name_widget(QPushButton("Close"), "Close")
+        close.clicked.connect(self.accept)
+        row = QHBoxLayout()
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.send)
+        row.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(row)
+        self.resize(520, 360)
+
+    def submit(self) -> None:
+        text, iid = self.edit.text().strip(), self.item_id
+        if not text:
+            return
+        self.ops.collection_op(lambda app: app.circles.reply(iid, text)).success(guarded(self, self._sent)).run()
+
+    def _sent(self, reply: ReplyInfo) -> None:
+        from companion.ui.shared_page import reply_text
+
+        self.list.addItem(reply_text(reply))
+        self.edit.clear()
+        sync = getattr(self.ops, "circle_sync", None)
+        if sync is not None:
+            sync.sync_now()

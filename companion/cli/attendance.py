@@ -47,6 +47,41 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--to", dest="date_to", type=_day, default=None, metavar="D")
     p.set_defaults(handler=cmd_meeting_list)
 
+    # announcements and check-ins through a circle (docs/circles.md "Meetings and check-ins")
+    p = msub.add_parser(
+        "announce", parents=[common], help="tell the meeting's circle about it, so members can check in"
+    )
+    p.add_argument("meeting", type=_meeting_id, metavar="MEETING")
+    p.add_argument("--circle", default=None, metavar="C", help="for a meeting not linked to a circle")
+    p.add_argument("--include-topic", action="store_true", help="members see the topic too (default: not)")
+    p.set_defaults(handler=cmd_meeting_announce)
+
+    p = msub.add_parser("withdraw", parents=[common], help="withdraw a meeting's announcement")
+    p.add_argument("meeting", metavar="MEETING", help="its id, or its uid once deleted")
+    p.set_defaults(handler=cmd_meeting_withdraw)
+
+    p = msub.add_parser("announced", parents=[common], help="meetings announced to your circles (to check in)")
+    p.add_argument("--circle", default=None, metavar="C")
+    p.set_defaults(handler=cmd_meeting_announced)
+
+    p = msub.add_parser("checkin", parents=[common], help="tell the facilitator you are at an announced meeting")
+    p.add_argument("meeting_uid", metavar="MEETING_UID", help="as `meeting announced` shows (a prefix will do)")
+    p.add_argument("--circle", default=None, metavar="C")
+    p.add_argument("--name", default=None, metavar="NAME", help="the name to be listed under (default: yours)")
+    p.set_defaults(handler=cmd_meeting_checkin)
+
+    p = msub.add_parser("checkins", parents=[common], help="members' check-ins waiting for you to confirm")
+    p.set_defaults(handler=cmd_meeting_checkins)
+
+    p = msub.add_parser("confirm", parents=[common], help="confirm a check-in: the member is marked present")
+    p.add_argument("check_in", type=_check_in_id, metavar="CHECKIN")
+    p.add_argument("--name", default=None, metavar="NAME", help="for someone new: the name to list them under")
+    p.set_defaults(handler=cmd_meeting_confirm)
+
+    p = msub.add_parser("decline", parents=[common], help="decline a check-in")
+    p.add_argument("check_in", type=_check_in_id, metavar="CHECKIN")
+    p.set_defaults(handler=cmd_meeting_decline)
+
     attendance = sub.add_parser(
         "attendance",
         parents=[common],
@@ -139,6 +174,87 @@ def cmd_meeting_list(ctx: Context) -> None:
         return "\n".join(lines) or "No meetings yet."
 
     ctx.emit([meeting_json(m) for m in meetings], text)
+
+
+def _check_in_id(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"“{text[:20]}” is not a check-in id (a number, as `meeting checkins` shows)")
+
+
+def cmd_meeting_announce(ctx: Context) -> None:
+    a = ctx.args
+    info = ctx.app().circles.announce_meeting(a.meeting, include_topic=a.include_topic or None, circle=a.circle).value
+    ctx.emit(info.to_json(), f"Meeting {a.meeting} announced (revision {info.revision}); it goes out on the next "
+             f"sync.\n{info.item_id}")  # fmt: skip
+
+
+def cmd_meeting_withdraw(ctx: Context) -> None:
+    ref = ctx.args.meeting
+    done = ctx.app().circles.withdraw_meeting(int(ref) if ref.isdigit() else ref).value
+    ctx.emit([d.to_json() for d in done], f"Withdrawn from {len(done)} circle(s); sent on the next sync.")
+
+
+def cmd_meeting_announced(ctx: Context) -> None:
+    meetings = ctx.app().circles.meetings_announced(ctx.args.circle)
+
+    def text() -> str:
+        lines = [
+            f"{m.meeting_uid}  {m.starts_at:%Y-%m-%d %H:%M}  {m.format:<10}  {m.minutes:>4} min  {m.circle_name}"
+            + ("  (checked in)" if m.checked_in_at else "") + (f"  {m.topic}" if m.topic else "")
+            for m in meetings
+        ]  # fmt: skip
+        return "\n".join(lines) or "No meetings announced to you yet (sync first)."
+
+    ctx.emit([m.to_json() for m in meetings], text)
+
+
+def cmd_meeting_checkin(ctx: Context) -> None:
+    a = ctx.args
+    changed = ctx.app().circles.check_in(a.meeting_uid, circle=a.circle, display_name=a.name)
+    sent = changed.value
+    what = "Checked in; the facilitator sees it after the next sync." if changed.changes else "Already checked in."
+    ctx.emit(sent.to_json(), f"{what}\n{sent.message_id}")
+
+
+def check_in_json(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "meeting": c.meeting_id,
+        "meeting_uid": c.check_in.meeting_uid,
+        "member_id": c.check_in.member_id,
+        "name": c.check_in.display_name,
+        "circle": c.check_in.circle_id,
+        "checked_in_at": c.check_in.checked_in_at.isoformat(),
+        "status": c.status,
+    }
+
+
+def cmd_meeting_checkins(ctx: Context) -> None:
+    items = ctx.app().attendance.pending_check_ins()
+
+    def text() -> str:
+        lines = [
+            f"{c.id:>5}  meeting {c.meeting_id if c.meeting_id is not None else '(gone)'}  "
+            f"{c.check_in.checked_in_at:%Y-%m-%d %H:%M}  {c.check_in.display_name or c.check_in.member_id[:12]}"
+            for c in items
+        ]
+        return "\n".join(lines) or "No check-ins waiting."
+
+    ctx.emit([check_in_json(c) for c in items], text)
+
+
+def cmd_meeting_confirm(ctx: Context) -> None:
+    attendee = ctx.app().attendance.confirm_check_in(ctx.args.check_in, name=ctx.args.name).value
+    ctx.emit(
+        {"check_in": ctx.args.check_in, "person": attendee.person.id, "name": attendee.person.name},
+        f"Confirmed: {attendee.person.name} is marked present.",
+    )
+
+
+def cmd_meeting_decline(ctx: Context) -> None:
+    ctx.app().attendance.decline_check_in(ctx.args.check_in)
+    ctx.emit({"check_in": ctx.args.check_in, "status": "declined"}, "Declined.")
 
 
 def cmd_attendance_export(ctx: Context) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 class AttendanceService:
     def __init__(self, app: Companion) -> None:
+        self._app = app
         self._vault = app.vault
         self._book = AttendanceBook(self._vault)
         self._ledger = Ledger(self._vault)
@@ -51,12 +52,20 @@ class AttendanceService:
         return Changed(meeting, Changes.MEETINGS)
 
     def update_meeting(self, meeting_id: int, **fields: Any) -> Changed[Meeting]:
-        """Fields: ``starts_at``, ``format``, ``minutes``, ``circle_id``, ``topic``, ``notes``."""
-        return Changed(self._book.update_meeting(meeting_id, **fields), Changes.MEETINGS)
+        """Fields: ``starts_at``, ``format``, ``minutes``, ``circle_id``, ``topic``, ``notes``. If the meeting
+        was announced to a circle and what its members were told changed, the edit is sent to them too."""
+        with self._vault.transaction():
+            meeting = self._book.update_meeting(meeting_id, **fields)
+            changes = self._app.circles.meeting_changed(meeting_id)
+        return Changed(meeting, Changes.MEETINGS | changes)
 
     def delete_meeting(self, meeting_id: int) -> Changed[None]:
-        self._book.delete_meeting(meeting_id)
-        return Changed(None, Changes.MEETINGS)
+        """Delete a meeting (and its marks); an announcement of it to a circle is withdrawn."""
+        with self._vault.transaction():
+            uid = self._book.get_meeting(meeting_id).uid
+            self._book.delete_meeting(meeting_id)
+            changes = self._app.circles.meeting_deleted(uid)
+        return Changed(None, Changes.MEETINGS | changes)
 
     def get_meeting(self, meeting_id: int) -> Meeting:
         return self._book.get_meeting(meeting_id)

@@ -13,9 +13,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from companion.circles import invites
+from companion.attendance.store import AttendanceBook, CheckIn
+from companion.circles import checkins, invites
+from companion.circles.checkins import AnnouncedMeeting, Announcement, SentCheckIn
 from companion.circles.model import (
     CircleInfo,
     IdentityInfo,
@@ -88,6 +91,7 @@ class CirclesService:
     """Seams for tests and the relay hook-up: ``transport_factory(settings, writer_id)`` and ``clock()``."""
 
     def __init__(self, app: Companion) -> None:
+        self._app = app
         self._vault = app.vault
         self._store = CircleStore(self._vault)
         self._journal = Journal(self._vault)
@@ -629,10 +633,208 @@ class CirclesService:
             raise NotFoundError("That shared item is not here (it may have been withdrawn or expired).")
         return str(rows[0][0]), str(rows[0][1])
 
+    # -- meetings and check-ins (docs/circles.md "Meetings and check-ins") ------------------------------------
+
+    def announce_meeting(
+        self, meeting_id: int, *, include_topic: bool | None = None, circle: str | None = None
+    ) -> Changed[Announcement]:
+        """Tell the circle's current members about one of my meetings (its uid, start, format and length; the
+        topic only with ``include_topic``), so that they can check in. Sent on the next sync.
+
+        The circle is the meeting's own (``circle`` when it has none). Announcing again sends the next revision
+        (e.g. to reach members who joined since); ``include_topic=None`` keeps the earlier choice. Editing an
+        announced meeting sends the edit by itself, and deleting it withdraws the announcement (AttendanceService
+        calls :meth:`meeting_changed` / :meth:`meeting_deleted`)."""
+        meeting = AttendanceBook(self._vault).get_meeting(meeting_id)
+        ref = meeting.circle_id or circle
+        if not ref:
+            raise InvalidInputError("This meeting belongs to no circle. Link it to a circle first.")
+        s = self._active_session(ref)
+        if not s.i_am_admin:
+            raise InvalidInputError("Only a facilitator (admin) of this circle can announce meetings to it.")
+        recipients = [m.public for m in s.others()]
+        if not recipients:
+            raise InvalidInputError("Nobody else is in this circle yet, so there is nobody to tell.")
+        row = self._announcement_row(meeting.uid, s.circle_id)
+        live = row is not None and row[4] == "announced"
+        topic = bool(row[3]) if include_topic is None and live and row is not None else bool(include_topic)
+        payload = checkins.meeting_payload(
+            meeting.uid, meeting.starts_at, meeting.format, meeting.minutes, meeting.topic if topic else None
+        )
+        # a withdrawn announcement's id stays retracted on members' devices, so announcing again starts afresh
+        item_id, revision = (row[1], row[2] + 1) if live and row is not None else (new_id(), 1)
+        with self._vault.transaction() as conn:
+            s.seal_and_queue(kind=checkins.KIND_MEETING, item_id=item_id, revision=revision, payload=payload,
+                             recipients=recipients)  # fmt: skip
+            conn.execute(
+                "INSERT INTO meeting_announcements(meeting_uid, circle_id, item_id, revision, include_topic, digest, "
+                "state, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'announced', ?) ON CONFLICT(meeting_uid, circle_id) "
+                "DO UPDATE SET item_id = excluded.item_id, revision = excluded.revision, include_topic = "
+                "excluded.include_topic, digest = excluded.digest, state = 'announced', "
+                "updated_at = excluded.updated_at",
+                (meeting.uid, s.circle_id, item_id, revision, int(topic), checkins.payload_digest(payload), now_ms()),
+            )
+        return Changed(self._announcements(meeting.uid, s.circle_id)[0], Changes.CIRCLES | Changes.MEETINGS)
+
+    def withdraw_meeting(self, meeting: int | str, *, circle: str | None = None) -> Changed[list[Announcement]]:
+        """Withdraw a meeting's announcement (by meeting id or uid): members' apps forget it, and check-ins for
+        it are refused from then on. A signed retraction, sent on the next sync."""
+        uid = AttendanceBook(self._vault).get_meeting(meeting).uid if isinstance(meeting, int) else meeting
+        cid = self.find_circle(circle) if circle else None
+        rows = [a for a in self._announcements(uid, cid) if a.state == "announced"]
+        if not rows:
+            raise NotFoundError("That meeting was not announced" + (" to that circle." if cid else "."))
+        out = []
+        with self._vault.transaction() as conn:
+            for a in rows:
+                s = self._session(a.circle_id)
+                if s.circle.state == "active" and s.i_am_admin:
+                    s.seal_and_queue(kind="retract", item_id=a.item_id, revision=a.revision + 1, payload={},
+                                     recipients=[])  # fmt: skip
+                conn.execute(
+                    "UPDATE meeting_announcements SET state = 'withdrawn', revision = ?, updated_at = ? "
+                    "WHERE meeting_uid = ? AND circle_id = ?",
+                    (a.revision + 1, now_ms(), uid, a.circle_id),
+                )
+            out = self._announcements(uid, cid)
+        return Changed(out, Changes.CIRCLES | Changes.MEETINGS)
+
+    def announcements(self, meeting_id: int | None = None) -> list[Announcement]:
+        """Facilitator side: what I announced (for one meeting, or all), with whether it changed since."""
+        uid = AttendanceBook(self._vault).get_meeting(meeting_id).uid if meeting_id is not None else None
+        return self._announcements(uid, None)
+
+    def meeting_changed(self, meeting_id: int) -> Changes:
+        """Called after a meeting was edited: send the edit where it is announced and what members were told
+        changed (a circle I can no longer send to keeps its old announcement, shown ``changed``)."""
+        changes = Changes.NONE
+        for a in self.announcements(meeting_id):
+            if a.state == "announced" and a.changed:
+                s = self._session(a.circle_id)
+                if s.circle.state == "active" and s.i_am_admin and s.others():
+                    changes |= self.announce_meeting(meeting_id, circle=a.circle_id).changes
+        return changes
+
+    def meeting_deleted(self, meeting_uid: str) -> Changes:
+        """Called as a meeting is deleted: withdraw its announcements."""
+        if any(a.state == "announced" for a in self._announcements(meeting_uid, None)):
+            return self.withdraw_meeting(meeting_uid).changes
+        return Changes.NONE
+
+    def _announcement_row(self, uid: str, cid: str) -> tuple[Any, ...] | None:
+        row = self._store.conn.execute(
+            "SELECT meeting_uid, item_id, revision, include_topic, state, digest FROM meeting_announcements "
+            "WHERE meeting_uid = ? AND circle_id = ?", (uid, cid),
+        ).fetchone()  # fmt: skip
+        return tuple(row) if row is not None else None
+
+    def _announcements(self, uid: str | None, cid: str | None) -> list[Announcement]:
+        sql = ("SELECT a.meeting_uid, m.id, a.circle_id, a.item_id, a.revision, a.include_topic, a.state, a.digest, "
+               "m.starts_at, m.format, m.minutes, m.topic FROM meeting_announcements a "
+               "LEFT JOIN att_meetings m ON m.uid = a.meeting_uid WHERE 1 = 1")  # fmt: skip
+        args: list[Any] = []
+        if uid is not None:
+            sql += " AND a.meeting_uid = ?"
+            args.append(uid)
+        if cid is not None:
+            sql += " AND a.circle_id = ?"
+            args.append(cid)
+        out = []
+        for r in self._store.conn.execute(sql + " ORDER BY a.updated_at", args).fetchall():
+            changed = False
+            if r[1] is not None and r[6] == "announced":
+                now_payload = checkins.meeting_payload(
+                    r[0], datetime.fromisoformat(r[8]), r[9], r[10], r[11] if r[5] else None
+                )
+                changed = checkins.payload_digest(now_payload) != r[7]
+            out.append(Announcement(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], changed))
+        return out
+
+    def meetings_announced(self, circle: str | None = None) -> list[AnnouncedMeeting]:
+        """Member side: meetings announced to my circles, soonest first, with the check-in window and whether
+        (and when) I checked in."""
+        sql = ("SELECT a.circle_id, c.name, a.meeting_uid, a.starts_at, a.format, a.minutes, a.topic, a.author, "
+               "coalesce(m.name, ''), a.revision, k.checked_in_at FROM announced_meetings a "
+               "JOIN circles c ON c.id = a.circle_id "
+               "LEFT JOIN members m ON m.circle_id = a.circle_id AND m.member_id = a.author "
+               "LEFT JOIN my_check_ins k ON k.circle_id = a.circle_id AND k.meeting_uid = a.meeting_uid")  # fmt: skip
+        args: tuple[Any, ...] = ()
+        if circle:
+            sql += " WHERE a.circle_id = ?"
+            args = (self.find_circle(circle),)
+        out = []
+        for r in self._store.conn.execute(sql, args).fetchall():
+            starts = datetime.fromisoformat(r[3])
+            opens, closes = checkins.window(starts, int(r[5]))
+            out.append(AnnouncedMeeting(
+                circle_id=r[0], circle_name=r[1], meeting_uid=r[2], starts_at=starts, format=r[4], minutes=int(r[5]),
+                topic=r[6], announced_by=r[7], announced_by_name=r[8], revision=int(r[9]), opens=opens, closes=closes,
+                checked_in_at=datetime.fromisoformat(r[10]) if r[10] else None,
+            ))  # fmt: skip
+        out.sort(key=lambda m: m.starts_at)
+        return out
+
+    def check_in(
+        self, meeting_uid: str, *, circle: str | None = None, display_name: str | None = None
+    ) -> Changed[SentCheckIn]:
+        """Tell the facilitators (the circle's admins, nobody else) that I am at an announced meeting; sent on the
+        next sync and confirmed by them. ``meeting_uid`` may be a prefix (4+ characters). Allowed from one hour
+        before the meeting starts until 24 hours after it ends (this app's clock). Checking in again for the
+        same meeting sends nothing and returns the first check-in. ``display_name`` is the name I would like to
+        be listed under (default: my name in the circle; ``""`` for none)."""
+        hits = [m for m in self.meetings_announced(circle)
+                if m.meeting_uid == meeting_uid or (len(meeting_uid) >= 4 and m.meeting_uid.startswith(meeting_uid))]
+        exact = [m for m in hits if m.meeting_uid == meeting_uid]
+        hits = exact or hits
+        if not hits:
+            raise NotFoundError(
+                "No meeting with that id was announced to you. Sync, then see them with: companion meeting announced"
+            )
+        if len(hits) > 1:
+            raise InvalidInputError("More than one announced meeting matches; give the whole id or the circle.")
+        meeting = hits[0]
+        s = self._active_session(meeting.circle_id)
+        prior = self._store.conn.execute(
+            "SELECT message_id, checked_in_at FROM my_check_ins WHERE circle_id = ? AND meeting_uid = ?",
+            (meeting.circle_id, meeting.meeting_uid),
+        ).fetchone()
+        name = s.circle.my_name if display_name is None else _name(display_name)
+        if prior is not None:
+            return Changed(SentCheckIn(prior[0], meeting.meeting_uid, meeting.circle_id,
+                                       datetime.fromisoformat(prior[1]), name, 0), Changes.NONE)  # fmt: skip
+        moment = datetime.fromtimestamp(self.clock()).astimezone()
+        if not meeting.opens <= moment <= meeting.closes:
+            raise InvalidInputError(
+                f"Check-in for this meeting is open from {meeting.opens:%Y-%m-%d %H:%M} "
+                f"to {meeting.closes:%Y-%m-%d %H:%M}."
+            )
+        admins = [m.public for m in s.roster.active() if m.role == "admin" and m.member_id != s.me.fingerprint]
+        if not admins:
+            raise InvalidInputError("You facilitate this circle: mark yourself present on the Meetings page instead.")
+        message_id = checkins.new_message_id()
+        payload = checkins.check_in_payload(
+            message_id, meeting.meeting_uid, s.me.fingerprint, s.circle_id, moment, name
+        )
+        with self._vault.transaction() as conn:
+            s.seal_and_queue(kind=checkins.KIND_CHECK_IN, item_id=message_id, revision=1, payload=payload,
+                             recipients=admins)  # fmt: skip
+            conn.execute(
+                "INSERT INTO my_check_ins(circle_id, meeting_uid, message_id, checked_in_at) VALUES (?, ?, ?, ?)",
+                (s.circle_id, meeting.meeting_uid, message_id, moment.isoformat()),
+            )
+        sent = SentCheckIn(message_id, meeting.meeting_uid, s.circle_id, moment, name, len(admins))
+        return Changed(sent, Changes.CIRCLES | Changes.MEETINGS)
+
+    def _record_check_in(self, check_in: CheckIn) -> bool:
+        """The sync engine's hook for a verified check-in (runs inside the engine's savepoint)."""
+        return self._app.attendance.record_check_in(check_in).changes != Changes.NONE
+
     # -- sync ----------------------------------------------------------------------------------------------
 
     def _engine(self, s: CircleSession) -> SyncEngine:
-        return SyncEngine(s, self.transport_factory(s.circle.transport, s.circle.writer_id), clock=self.clock)
+        engine = SyncEngine(s, self.transport_factory(s.circle.transport, s.circle.writer_id), clock=self.clock)
+        engine.on_check_in = self._record_check_in
+        return engine
 
     def sync(self, circle: str | None = None) -> Changed[list[SyncReport]]:
         """Send what waits in the outbox and apply what arrived, for one circle or all. Never raises for a
@@ -649,7 +851,9 @@ class CirclesService:
             reports.append(report)
             if "inbox" in report.changed:
                 changes |= Changes.INBOX
-            if report.changed - {"inbox"} or report.joined or report.removed:
+            if "meetings" in report.changed:
+                changes |= Changes.MEETINGS
+            if report.changed - {"inbox", "meetings"} or report.joined or report.removed:
                 changes |= Changes.CIRCLES
         return Changed(reports, changes)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from companion.circles import invites
+from companion.circles import checkins, invites
 from companion.circles.roster import Roster, RosterError, SignedOp
 from companion.circles.session import CircleSession
 from companion.circles.store import blob_id as content_address
@@ -67,7 +67,7 @@ class SyncReport:
     joined: bool = False
     removed: bool = False
     error: str | None = None
-    changed: set[str] = field(default_factory=set)  # "inbox", "circles"
+    changed: set[str] = field(default_factory=set)  # "inbox", "circles", "meetings"
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -305,6 +305,7 @@ class SyncEngine:
         handler = {
             "roster": self._roster, "item": self._item, "reply": self._reply, "reaction": self._reply,
             "retract": self._retract, "leave": self._leave,
+            checkins.KIND_MEETING: self._meeting_announcement, checkins.KIND_CHECK_IN: self._check_in,
         }.get(header.kind)  # fmt: skip
         if handler is None:
             return "ignored", author, header.counter
@@ -563,6 +564,8 @@ class SyncEngine:
             raise Reject("retraction_not_by_author", header.author)
         conn.execute("DELETE FROM inbox WHERE circle_id = ? AND item_id = ?", (cid, iid))
         conn.execute("DELETE FROM replies WHERE circle_id = ? AND item_id = ?", (cid, iid))
+        if conn.execute("DELETE FROM announced_meetings WHERE circle_id = ? AND item_id = ?", (cid, iid)).rowcount:
+            self._changed.add("meetings")  # a withdrawn meeting announcement
         conn.execute(
             "INSERT INTO gone_items(circle_id, item_id, revision, reason, at) VALUES (?, ?, ?, 'retracted', ?) "
             "ON CONFLICT(circle_id, item_id) DO UPDATE SET reason = 'retracted', revision = excluded.revision",
@@ -587,6 +590,90 @@ class SyncEngine:
             watermark=max(self.s.store.max_counter(self.s.circle_id, header.author), header.counter),
         )  # fmt: skip
         self._changed.add("circles")
+        return "applied"
+
+    # meetings and check-ins (companion/circles/checkins.py, docs/circles.md) -----------------------------------
+
+    #: Set by the service: records a verified check-in with the attendance book; returns whether it was new.
+    on_check_in: Callable[[checkins.CheckIn], bool] | None = None
+
+    def _meeting_announcement(self, blob: bytes, header: Header) -> str:
+        """An admin's announcement of a meeting: kept so that members can check in. Only admins may announce."""
+        conn = self.s.store.conn
+        cid, iid = header.circle_id, header.item_id
+        if not self.s.roster.is_admin(header.author):
+            raise Reject("not_admin", header.author)
+        if conn.execute("SELECT 1 FROM gone_items WHERE circle_id = ? AND item_id = ?", (cid, iid)).fetchone():
+            raise Reject("retracted", header.author)
+        if conn.execute(
+            "SELECT 1 FROM item_authors WHERE circle_id = ? AND item_id = ? AND author != ?", (cid, iid, header.author)
+        ).fetchone():
+            raise Reject("forged_author", header.author)
+        self._note_item(header)  # so that a retraction is honoured only from its author or an admin
+        have = conn.execute(
+            "SELECT revision, meeting_uid FROM announced_meetings WHERE circle_id = ? AND item_id = ?", (cid, iid)
+        ).fetchone()
+        if have is not None and header.revision <= have[0]:
+            raise Reject("older_revision", header.author)
+        data = self._open(blob)
+        if data is None:
+            return "not_for_me"
+        try:
+            m = checkins.parse_meeting(data)
+        except ValueError:
+            raise Reject("malformed", header.author) from None
+        if have is not None and have[1] != m["meeting_uid"]:
+            raise Reject("malformed", header.author)
+        if conn.execute(
+            "SELECT 1 FROM announced_meetings WHERE circle_id = ? AND meeting_uid = ? AND item_id != ?",
+            (cid, m["meeting_uid"], iid),
+        ).fetchone():
+            raise Reject("duplicate_meeting", header.author)
+        conn.execute(
+            "INSERT INTO announced_meetings(circle_id, item_id, author, revision, meeting_uid, starts_at, format, "
+            "minutes, topic, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, item_id) DO "
+            "UPDATE SET revision = excluded.revision, starts_at = excluded.starts_at, format = excluded.format, "
+            "minutes = excluded.minutes, topic = excluded.topic, received_at = excluded.received_at",
+            (cid, iid, header.author, header.revision, m["meeting_uid"], m["starts_at"], m["format"], m["minutes"],
+             m["topic"], int(self.clock() * 1000)),
+        )  # fmt: skip
+        self._changed.add("meetings")
+        return "applied"
+
+    def _check_in(self, blob: bytes, header: Header) -> str:
+        """A member's check-in, sealed to the admins only: handed to the attendance book as pending."""
+        data = self._open(blob)
+        if data is None:
+            return "not_for_me"
+        try:
+            check_in = checkins.parse_check_in(data)
+        except ValueError:
+            raise Reject("malformed", header.author) from None
+        if check_in.member_id != header.author:
+            raise Reject("forged_author", header.author)
+        if check_in.circle_id != header.circle_id:
+            raise Reject("wrong_circle", header.author)
+        if check_in.message_id != header.item_id or header.revision != 1:
+            raise Reject("malformed", header.author)
+        conn = self.s.store.conn
+        row = conn.execute(
+            "SELECT state FROM meeting_announcements WHERE circle_id = ? AND meeting_uid = ?",
+            (header.circle_id, check_in.meeting_uid),
+        ).fetchone()
+        if row is None:
+            if conn.execute(
+                "SELECT 1 FROM announced_meetings WHERE circle_id = ? AND meeting_uid = ?",
+                (header.circle_id, check_in.meeting_uid),
+            ).fetchone():
+                return "ignored"  # another admin's meeting: their app records it
+            raise Reject("unknown_meeting", header.author)
+        if row[0] != "announced":
+            raise Reject("meeting_withdrawn", header.author)
+        if self.on_check_in is None:
+            raise Defer("no_attendance_book")
+        if not self.on_check_in(check_in):
+            return "ignored"  # the same message id again
+        self._changed.add("meetings")
         return "applied"
 
     # per-run scratch, reset in sync()

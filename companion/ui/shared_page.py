@@ -39,12 +39,17 @@ def stamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%-d %b %Y, %H:%M") if ms else ""
 
 
+def short_stamp(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000)
+    return moment.strftime("%-d %b, %H:%M" if moment.year == datetime.now().year else "%-d %b %Y")
+
+
 def item_row_text(item: InboxItem) -> str:
     """A list row: with a content warning, only the warning (never the title); otherwise the title."""
     who = item.author_name or "someone"
     head = f"Content warning: {item.warning}" if item.warning else (item.title or "(untitled)")
     unread = "● " if not item.read else ""
-    return f"{unread}{head}\nfrom {who} in {item.circle_name} · {stamp(item.received_at)}"
+    return f"{unread}{head}\nfrom {who} in {item.circle_name} · {short_stamp(item.received_at)}"
 
 
 def reply_text(r: ReplyInfo) -> str:

@@ -215,4 +215,15 @@ CREATE TABLE my_check_ins (                    -- member side: check-ins I sent 
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [V1, V2_MEETINGS]
+V3_STATUS = """
+CREATE TABLE member_status (                     -- available to support (1) or taking a break (0), as each said
+    circle_id  TEXT NOT NULL,
+    member_id  TEXT NOT NULL,
+    available  INTEGER NOT NULL,
+    counter    INTEGER NOT NULL,                  -- the status envelope's counter: only a newer one replaces it
+    at         INTEGER NOT NULL,                  -- when this device learned it
+    PRIMARY KEY (circle_id, member_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS]

@@ -428,6 +428,33 @@ class CirclesService:
             self._store.set_verified(pub, True)
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
 
+    # -- availability ("available to support" / "taking a break") --------------------------------------------
+
+    def set_availability(self, circle: str, available: bool) -> Changed[None]:
+        """Tell the circle whether I am available to support or taking a break (sent on the next sync, sealed
+        to the active members; the newest one wins)."""
+        s = self._active_session(circle)
+        recipients = [m.public for m in s.others()]
+        with self._vault.transaction() as conn:
+            if recipients:
+                s.seal_and_queue(kind="status", item_id=new_id(), revision=1, payload={"available": bool(available)},
+                                 recipients=recipients)  # fmt: skip
+            conn.execute(  # my own row: my envelopes never come back to me, so its counter does not matter
+                "INSERT INTO member_status(circle_id, member_id, available, counter, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(circle_id, member_id) DO UPDATE SET available = excluded.available, "
+                "counter = excluded.counter, at = excluded.at",
+                (s.circle_id, s.me.fingerprint, int(bool(available)), 0, now_ms()),
+            )
+        return Changed(None, Changes.CIRCLES)
+
+    def availability(self, circle: str) -> dict[str, bool]:
+        """``{member id: available}`` for the members (me included) who said; no entry means not said."""
+        cid = self.find_circle(circle)
+        rows = self._store.conn.execute(
+            "SELECT member_id, available FROM member_status WHERE circle_id = ?", (cid,)
+        ).fetchall()
+        return {str(r[0]): bool(r[1]) for r in rows}
+
     # -- sharing -------------------------------------------------------------------------------------------
 
     def _plan(self, entry_id: int, circle: str, to: Sequence[str], warning: str, replies: bool,

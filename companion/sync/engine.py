@@ -304,7 +304,7 @@ class SyncEngine:
             return "ignored", author, header.counter  # my own, e.g. from a restored backup
         handler = {
             "roster": self._roster, "item": self._item, "reply": self._reply, "reaction": self._reply,
-            "retract": self._retract, "leave": self._leave,
+            "retract": self._retract, "leave": self._leave, "status": self._status,
             checkins.KIND_MEETING: self._meeting_announcement, checkins.KIND_CHECK_IN: self._check_in,
         }.get(header.kind)  # fmt: skip
         if handler is None:
@@ -589,6 +589,30 @@ class SyncEngine:
             "leave", header.author, notice=data.get("notice"), notice_sig=data.get("sig"),
             watermark=max(self.s.store.max_counter(self.s.circle_id, header.author), header.counter),
         )  # fmt: skip
+        self._changed.add("circles")
+        return "applied"
+
+    def _status(self, blob: bytes, header: Header) -> str:
+        """A member's "available to support" / "taking a break" status; a newer counter replaces an older."""
+        data = self._open(blob)
+        if data is None:
+            return "not_for_me"
+        available = data.get("available")
+        if not isinstance(available, bool):
+            raise Reject("malformed", header.author)
+        conn = self.s.store.conn
+        row = conn.execute(
+            "SELECT counter FROM member_status WHERE circle_id = ? AND member_id = ?",
+            (header.circle_id, header.author),
+        ).fetchone()
+        if row is not None and row[0] >= header.counter:
+            return "ignored"  # an older status arriving late
+        conn.execute(
+            "INSERT INTO member_status(circle_id, member_id, available, counter, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(circle_id, member_id) DO UPDATE SET available = excluded.available, "
+            "counter = excluded.counter, at = excluded.at",
+            (header.circle_id, header.author, int(available), header.counter, int(self.clock() * 1000)),
+        )
         self._changed.add("circles")
         return "applied"
 

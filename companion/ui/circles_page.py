@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -66,7 +67,7 @@ def circle_row_text(c: CircleInfo) -> str:
     return f"{name}\n{extra}"
 
 
-def member_row_text(m: MemberInfo) -> str:
+def member_row_text(m: MemberInfo, available: bool | None = None) -> str:
     parts = [m.name or "(no name)" + (" (you)" if m.is_me else "")]
     if m.is_me:
         parts[0] = f"{m.name or 'You'} (you)"
@@ -78,6 +79,8 @@ def member_row_text(m: MemberInfo) -> str:
         parts.append("⚠ keys changed: not verified")
     elif not m.is_me:
         parts.append("✓ verified" if m.verified else "not verified")
+    if m.status == "active" and available is not None:
+        parts.append("available to support" if available else "taking a break")
     return " · ".join(parts)
 
 
@@ -144,6 +147,16 @@ class CirclesPage(Page):
             "Pause notifications about new items from this circle (they still arrive)",
         )  # fmt: skip
         self.quiet.toggled.connect(self._quiet_toggled)
+        self.my_status = name_widget(
+            QComboBox(), "My status",
+            "Tell the circle whether you are available to support or taking a break (shared with its members)",
+        )  # fmt: skip
+        self.my_status.setPlaceholderText("My status: not said")
+        self.my_status.addItem("Available to support", True)
+        self.my_status.addItem("Taking a break", False)
+        self.my_status.setCurrentIndex(-1)
+        self.my_status.activated.connect(self._status_chosen)
+        self.availability: dict[str, bool] = {}
         self.invite_button = name_widget(QPushButton("Invite…"), "Invite someone", "Make a one-time invite code")
         self.sync_button = name_widget(QPushButton("Sync now"), "Sync now", "Send and fetch now (F5)")
         self.leave_button = name_widget(QPushButton("Leave circle…"), "Leave circle",
@@ -206,7 +219,11 @@ class CirclesPage(Page):
         dv.addWidget(self.heading)
         dv.addWidget(self.details)
         dv.addWidget(self.note)
-        dv.addWidget(self.quiet)
+        boundaries = QHBoxLayout()
+        boundaries.addWidget(self.quiet)
+        boundaries.addWidget(self.my_status)
+        boundaries.addStretch(1)
+        dv.addLayout(boundaries)
         dv.addLayout(actions)
         dv.addWidget(self.requests_box)
         dv.addWidget(members_box, 1)
@@ -257,6 +274,8 @@ class CirclesPage(Page):
         self.quiet.blockSignals(True)
         self.quiet.setChecked(False)
         self.quiet.blockSignals(False)
+        self.my_status.setCurrentIndex(-1)
+        self.availability = {}
         self.detail.setEnabled(False)
         self.indicator.hide()
 
@@ -331,19 +350,25 @@ class CirclesPage(Page):
         cid = c.id
 
         def op(app):
-            return app.circles.members(cid), app.circles.requests(cid)
+            return app.circles.members(cid), app.circles.requests(cid), app.circles.availability(cid)
 
         self.ops.query_op(op).success(lambda r, cid=cid: self._show_members(cid, *r)).run()
 
-    def _show_members(self, cid: str, members: list[MemberInfo], requests: list[JoinRequestInfo]) -> None:
+    def _show_members(
+        self, cid: str, members: list[MemberInfo], requests: list[JoinRequestInfo], available: dict[str, bool]
+    ) -> None:
         if self.current is None or self.current.id != cid:
             return
+        self.availability = available
+        mine = next((available.get(m.member_id) for m in members if m.is_me), None)
+        self.my_status.setCurrentIndex(-1 if mine is None else self.my_status.findData(mine))
+        self.my_status.setEnabled(self.current.state == "active")
         previous = self.current_member.member_id if self.current_member else None
         order = {"active": 0, "left": 1, "removed": 1, "replaced": 2}
         self.members = sorted(members, key=lambda m: (order.get(m.status, 3), not m.is_me, m.name.casefold()))
         self.member_list.clear()
         for m in self.members:
-            text = member_row_text(m)
+            text = member_row_text(m, available.get(m.member_id))
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
             if m.note:
@@ -471,6 +496,16 @@ class CirclesPage(Page):
         else:
             self.quiet_ids.discard(cid)
         self.ops.collection_op(lambda app: app.journal.set_setting(quiet_key(cid), "1" if on else "0")).run()
+
+    def _status_chosen(self, index: int) -> None:
+        c = self.current
+        value = self.my_status.itemData(index)
+        if c is None or value is None:
+            return
+        cid = c.id
+        self.ops.collection_op(lambda app: app.circles.set_availability(cid, bool(value))).success(
+            lambda _v: (self.ctx.status("Your status goes to the circle on the next sync."), self.sync.sync_now())
+        ).run()
 
     # -- notifications (counts only, never text) ----------------------------------------------------------
 

@@ -56,6 +56,8 @@ def circles_states(window, tmp: Path, shot, until, wait, out: Path, written: lis
         cat_id = cat.circles.identity().member_id
         number = run(lambda app: app.circles.safety_number(cid, cat_id)).digits
         run(lambda app: app.circles.verify_member(cid, cat_id, number))
+        ben.circles.set_availability(cid, False)
+        cat.circles.set_availability(cid, True)
         code = run(lambda app: app.circles.invite(cid, approve=True)).code
         dana.circles.join(code, display_name="Dana")
         dana.circles.sync()

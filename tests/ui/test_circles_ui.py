@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from companion.services import Changed, Changes
 from companion.ui.circle_dialogs import CreateCircleDialog, InviteDialog, JoinDialog, VerifyDialog, removal_text
 from companion.ui.qr import qr_matrix
-from companion.ui.share_dialog import ShareDialog, preview_text
+from companion.ui.share_dialog import RepliesDialog, ShareDialog, preview_text
 from companion.ui.sync_status import controller_for
 from tests.circles.conftest import Person
 from tests.ui.conftest import create_journal, run_query, wait_idle
@@ -254,6 +254,18 @@ def _flow(qtbot, ana, ben, cat, shared):
         ("Ben", "reply", "Thank you for telling us. Glad she picked up."),
         ("Ben", "reaction", "Thinking of you"),
     ]
+    # ... and sees them under her entry
+    qtbot.waitUntil(
+        lambda: bar.row_widgets and "· 2 replies" in bar.row_widgets[0].findChild(QLabel, "SharedWith").text()
+    )
+    read = next(b for b in bar.row_widgets[0].findChildren(QPushButton) if b.text() == "Replies…")
+    click(qtbot, read)
+    replies_dialog = ana.findChild(RepliesDialog)
+    assert [replies_dialog.list.item(i).text() for i in range(replies_dialog.list.count())] == [
+        "Ben: Thank you for telling us. Glad she picked up.",
+        "Ben reacted: Thinking of you",
+    ]
+    replies_dialog.accept()
     assert cat.inbox() == []  # shared with Ben only
     cat.sync()
     assert cat.inbox() == []
@@ -346,6 +358,22 @@ def test_quiet_notifications_rejections_removal_and_lock(qtbot, make_window, tmp
         shared.list.setCurrentRow(0)
         assert shared.item_title.text() == "<img src=x>Second"
         assert shared.item_title.textFormat() == Qt.TextFormat.PlainText
+
+        # Boundaries: Ana says she is taking a break; Ben says he is available; each sees the other's
+        circles.my_status.setFocus()
+        qtbot.keyClick(circles.my_status, Qt.Key.Key_Down)
+        qtbot.keyClick(circles.my_status, Qt.Key.Key_Down)
+        assert circles.my_status.currentText() == "Taking a break"
+        wait_idle(qtbot, ana)
+        ana_id = run_query(qtbot, ana, lambda app: app.circles.identity().member_id)
+        sync(qtbot, ana)
+        ben.sync()
+        assert ben.circles.availability(cid) == {ana_id: False}
+        ben.circles.set_availability(cid, True)
+        ben.sync()
+        sync(qtbot, ana)
+        qtbot.waitUntil(lambda: "Ben · not verified · available to support" in
+                        [circles.member_list.item(i).text() for i in range(circles.member_list.count())])  # fmt: skip
 
         # Removal: the plain statement, then Ben is removed
         circles.member_list.setCurrentRow([m.name for m in circles.members].index("Ben"))

@@ -446,3 +446,49 @@ def test_leave_a_circle_and_circle_widgets_are_named(qtbot, make_window, tmp_pat
         assert "what they already received stays on their device" in row.toolTip()
     finally:
         ben.app.lock()
+
+
+def test_an_edited_shared_entry_offers_to_send_the_edit(qtbot, make_window, tmp_path):
+    ana, _circles, cid, ben = _setup_with_ben(qtbot, make_window, tmp_path)
+    try:
+        entry_id = write_entry(qtbot, ana, "Week one", "Tried the new meeting.")
+        run_op(qtbot, ana, lambda app: app.circles.share(entry_id, cid, warning="first weeks"))
+        bar = ana.journal.share_bar
+        qtbot.waitUntil(lambda: len(bar.shares) == 1, timeout=10000)
+        buttons = lambda: [b.text() for w in bar.row_widgets for b in w.findChildren(QPushButton)]  # noqa: E731
+        assert buttons() == ["Unshare"]
+        editor = ana.journal.editor
+        editor.body.setFocus()
+        qtbot.keyClicks(editor.body, " It went well.")
+        qtbot.waitUntil(lambda: "Send the edit" in buttons(), timeout=10000)
+        send = next(b for w in bar.row_widgets for b in w.findChildren(QPushButton) if b.text() == "Send the edit")
+        click(qtbot, send)
+        qtbot.waitUntil(lambda: buttons() == ["Unshare"] and bar.shares and bar.shares[0].revision == 2,
+                        timeout=10000)  # fmt: skip
+        sync(qtbot, ana)
+        ben.sync()
+        (item,) = ben.inbox()
+        assert item.text == "Tried the new meeting. It went well." and item.revision == 2
+        assert item.warning == "first weeks"  # the original choices, not widened
+    finally:
+        ben.app.lock()
+
+
+def test_sync_states_and_menu_shortcuts(qtbot, unlocked):
+    from companion.sync.engine import Rejection, SyncReport
+    from companion.ui.sync_status import describe_rejections
+
+    ctrl = controller_for(unlocked.ops)
+    qtbot.waitUntil(lambda: not ctrl.running, timeout=10000)
+    assert ctrl.state == "idle" and "nothing to sync" in ctrl.message  # no circles yet
+    ctrl._running = True
+    error = "The relay at https://r.example could not be reached (timeout). Nothing was lost."
+    ctrl._finish([SyncReport("c1", state="transport_failed", error=error)])
+    assert ctrl.state == "offline" and ctrl.message.startswith("Offline: The relay at https://r.example")
+    indicator = page(unlocked, "circles").indicator
+    assert indicator.label.text().startswith("⚠ Offline:") and indicator.button.isEnabled()
+    reports = [SyncReport("c1", rejected=[Rejection("b1", "m", "replayed_counter"), Rejection("b2", None, "odd")])]
+    assert describe_rejections(reports) == "2 items refused: 1 odd, 1 replayed (already seen)"
+    rows = dict(unlocked.shortcut_rows())
+    assert rows["F5"] == "View → Sync circles now"
+    assert rows["Ctrl+Shift+S"] == "View → Share the open entry"

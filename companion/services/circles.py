@@ -668,12 +668,12 @@ class CirclesService:
         """Tell the circle's current members about one of my meetings (its uid, start, format and length; the
         topic only with ``include_topic``), so that they can check in. Sent on the next sync.
 
-        The circle is the meeting's own (``circle`` when it has none). Announcing again sends the next revision
+        The circle is ``circle`` if given, else the meeting's own. Announcing again sends the next revision
         (e.g. to reach members who joined since); ``include_topic=None`` keeps the earlier choice. Editing an
         announced meeting sends the edit by itself, and deleting it withdraws the announcement (AttendanceService
         calls :meth:`meeting_changed` / :meth:`meeting_deleted`)."""
         meeting = AttendanceBook(self._vault).get_meeting(meeting_id)
-        ref = meeting.circle_id or circle
+        ref = circle or meeting.circle_id
         if not ref:
             raise InvalidInputError("This meeting belongs to no circle. Link it to a circle first.")
         s = self._active_session(ref)
@@ -735,8 +735,11 @@ class CirclesService:
         """Called after a meeting was edited: send the edit where it is announced and what members were told
         changed (a circle I can no longer send to keeps its old announcement, shown ``changed``)."""
         changes = Changes.NONE
+        meeting = AttendanceBook(self._vault).get_meeting(meeting_id)
         for a in self.announcements(meeting_id):
             if a.state == "announced" and a.changed:
+                if meeting.circle_id and self._circle_or_none(meeting.circle_id) != a.circle_id:
+                    continue  # moved to another circle: the old announcement stays until withdrawn
                 s = self._session(a.circle_id)
                 if s.circle.state == "active" and s.i_am_admin and s.others():
                     changes |= self.announce_meeting(meeting_id, circle=a.circle_id).changes
@@ -748,6 +751,12 @@ class CirclesService:
             return self.withdraw_meeting(meeting_uid).changes
         return Changes.NONE
 
+    def _circle_or_none(self, ref: str) -> str | None:
+        try:
+            return self.find_circle(ref)
+        except CompanionError:
+            return None
+
     def _announcement_row(self, uid: str, cid: str) -> tuple[Any, ...] | None:
         row = self._store.conn.execute(
             "SELECT meeting_uid, item_id, revision, include_topic, state, digest FROM meeting_announcements "
@@ -756,25 +765,25 @@ class CirclesService:
         return tuple(row) if row is not None else None
 
     def _announcements(self, uid: str | None, cid: str | None) -> list[Announcement]:
-        sql = ("SELECT a.meeting_uid, m.id, a.circle_id, a.item_id, a.revision, a.include_topic, a.state, a.digest, "
-               "m.starts_at, m.format, m.minutes, m.topic FROM meeting_announcements a "
-               "LEFT JOIN att_meetings m ON m.uid = a.meeting_uid WHERE 1 = 1")  # fmt: skip
+        sql = ("SELECT meeting_uid, circle_id, item_id, revision, include_topic, state, digest "
+               "FROM meeting_announcements WHERE 1 = 1")  # fmt: skip
         args: list[Any] = []
         if uid is not None:
-            sql += " AND a.meeting_uid = ?"
+            sql += " AND meeting_uid = ?"
             args.append(uid)
         if cid is not None:
-            sql += " AND a.circle_id = ?"
+            sql += " AND circle_id = ?"
             args.append(cid)
+        book = AttendanceBook(self._vault)
         out = []
-        for r in self._store.conn.execute(sql + " ORDER BY a.updated_at", args).fetchall():
+        for r in self._store.conn.execute(sql + " ORDER BY updated_at", args).fetchall():
+            mid = book.find_meeting_uid(r[0])
             changed = False
-            if r[1] is not None and r[6] == "announced":
-                now_payload = checkins.meeting_payload(
-                    r[0], datetime.fromisoformat(r[8]), r[9], r[10], r[11] if r[5] else None
-                )
-                changed = checkins.payload_digest(now_payload) != r[7]
-            out.append(Announcement(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], changed))
+            if mid is not None and r[5] == "announced":
+                m = book.get_meeting(mid)
+                now = checkins.meeting_payload(m.uid, m.starts_at, m.format, m.minutes, m.topic if r[4] else None)
+                changed = checkins.payload_digest(now) != r[6]
+            out.append(Announcement(r[0], mid, r[1], r[2], r[3], bool(r[4]), r[5], changed))
         return out
 
     def meetings_announced(self, circle: str | None = None) -> list[AnnouncedMeeting]:

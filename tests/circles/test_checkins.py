@@ -335,3 +335,43 @@ def test_cli(circle, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "No check-ins" in out
     code, out = run(ana, "meeting", "decline", str(pending["id"]))
     assert code != 0 and "already confirmed" in out
+
+
+def test_two_admins_only_the_announcer_records(circle) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ana.circles.promote(cid, "Cat")
+    meeting = _announce(ana, cid)  # sealed to Ben and Cat
+    ben.sync()
+    cat.sync()
+    assert [m.meeting_uid for m in cat.circles.meetings_announced()] == [meeting.uid]
+    assert ben.circles.check_in(meeting.uid).value.recipients == 2  # both admins
+    ben.sync()
+    cat_report = cat.sync()[0]
+    assert cat_report.rejected == [] and cat_report.ignored == 1  # Cat's app has no such meeting: not hers
+    assert cat.app.attendance.pending_check_ins() == []
+    ana.sync()
+    assert [c.check_in.member_id for c in ana.app.attendance.pending_check_ins()] == [ben.id]
+
+
+def test_withdraw_then_announce_again_and_moving_circles(circle, people, shared: Path) -> None:
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    meeting = _announce(ana, cid)
+    ben.sync()
+    [first] = ana.circles.withdraw_meeting(meeting.id).value
+    assert first.state == "withdrawn"
+    ana.sync()
+    ben.sync()
+    assert ben.circles.meetings_announced() == []
+    again = ana.circles.announce_meeting(meeting.id).value
+    assert again.item_id != first.item_id and again.revision == 1
+    ana.sync()
+    ben.sync()
+    assert [m.meeting_uid for m in ben.circles.meetings_announced()] == [meeting.uid]
+    # moved to another circle: the old announcement is not re-sent there, nor sent to the new circle
+    other = ana.circles.create_circle("Thursday", folder=shared).value.id
+    changes = ana.app.attendance.update_meeting(meeting.id, circle_id=other, minutes=30).changes
+    assert not changes & Changes.CIRCLES
+    [still] = [a for a in ana.circles.announcements(meeting.id) if a.state == "announced"]
+    assert still.circle_id == cid and still.changed

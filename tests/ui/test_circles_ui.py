@@ -492,3 +492,27 @@ def test_sync_states_and_menu_shortcuts(qtbot, unlocked):
     rows = dict(unlocked.shortcut_rows())
     assert rows["F5"] == "View → Sync circles now"
     assert rows["Ctrl+Shift+S"] == "View → Share the open entry"
+
+
+def test_expired_items_disappear_from_the_shared_page(qtbot, make_window, tmp_path):
+    import time
+
+    ana, _circles, cid, ben = _setup_with_ben(qtbot, make_window, tmp_path)
+    try:
+        ben.circles.share(ben.entry("for a day", title="Just today"), cid, expires_days=1)
+        ben.circles.share(ben.entry("stays", title="Stays"), cid)
+        ben.sync()
+        sync(qtbot, ana)
+        shared = page(ana, "shared")
+        ana.show_page(ana.pages.index(shared))
+        qtbot.waitUntil(lambda: shared.list.count() == 2, timeout=10000)
+        shared.list.setCurrentRow([i.title for i in shared.items].index("Just today"))
+        assert shared.text.toPlainText() == "for a day" and "disappears" in shared.meta.text()
+        later = time.time() + 2 * 86_400
+        run_op(qtbot, ana, lambda app: setattr(app.circles, "clock", lambda: later))
+        shared.load()
+        qtbot.waitUntil(lambda: shared.list.count() == 1, timeout=10000)
+        assert [i.title for i in shared.items] == ["Stays"]
+        assert shared.shown is None and shared.text.toPlainText() == ""
+    finally:
+        ben.app.lock()

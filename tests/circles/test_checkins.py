@@ -375,3 +375,40 @@ def test_withdraw_then_announce_again_and_moving_circles(circle, people, shared:
     assert not changes & Changes.CIRCLES
     [still] = [a for a in ana.circles.announcements(meeting.id) if a.state == "announced"]
     assert still.circle_id == cid and still.changed
+
+
+def test_malformed_payloads_are_rejected_never_crash(circle) -> None:
+    """Payloads with wrong types, missing or extra-long fields: every one is refused as ``malformed`` (never
+    ``could_not_apply``) and nothing is stored. ``COMPANION_TRIALS`` runs more random variants."""
+    import os
+    import random
+
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    meeting = _announce(ana, cid)
+    ben.sync()
+    rng = random.Random(8)
+    junk: list[Any] = [None, 0, -1, 1441, True, 1.5, "", "x" * 300, [], {}, "2026-13-40T99:00", "2026-03-01T10:00"]
+    good_meeting = checkins.meeting_payload("uid-1", _now(), "online", 60, None)
+    good_check_in = _check_in_payload(ben, cid, meeting.uid)
+    trials = int(os.environ.get("COMPANION_TRIALS", "12"))
+    sent = 0
+    for _ in range(trials):
+        bad = dict(good_meeting)
+        bad[rng.choice(["meeting_uid", "starts_at", "format", "minutes", "topic"])] = rng.choice(junk)
+        try:
+            checkins.parse_meeting(bad)
+        except ValueError:
+            _craft(ana, cid, checkins.KIND_MEETING, bad, to=[ben])
+            sent += 1
+        bad_ci = dict(good_check_in, message_id=checkins.new_message_id())
+        key = rng.choice(["meeting_uid", "member_id", "circle_id", "checked_in_at", "display_name"])
+        bad_ci[key] = rng.choice([j for j in junk if not isinstance(j, str) or key == "checked_in_at"])
+        _craft(ben, cid, checkins.KIND_CHECK_IN, bad_ci, to=[ana])
+        sent += 1
+    ana.sync()
+    ben.sync()
+    ana.sync()
+    every = [r.reason for who in (ana, ben) for r in who.circles.rejections(cid, limit=10**6)]
+    assert every == ["malformed"] * sent
+    assert len(ben.circles.meetings_announced()) == 1 and ana.app.attendance.pending_check_ins() == []

@@ -16,14 +16,39 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from companion.services.circles import _default_factory
 from companion.sync.engine import SyncReport
+from companion.sync.transports import Transport, check_settings, make_transport
 from companion.ui.ops import OpRunner
 
 SYNC_INTERVAL_MS = 60_000
+RELAY_TIMEOUT_S = 10.0  # per request, in the window's syncs (see ui_transport)
+RELAY_RETRIES = 1
+
+
+def ui_transport(settings: dict[str, Any], writer_id: str) -> Transport:
+    """The window's transports: like ``make_transport``, but a relay gives up sooner (one retry, 10 s per
+    request instead of four retries of 15 s). A sync holds the vault worker, so an unreachable relay must not
+    keep the journal from saving for a minute or more; the next periodic sync simply tries again."""
+    settings = check_settings(settings)
+    if settings["kind"] != "relay":
+        return make_transport(settings, writer_id=writer_id)
+    from companion.sync.transports.relay import RelayTransport
+
+    return RelayTransport(settings["url"], settings["mailbox"], settings["capability"],
+                          timeout=RELAY_TIMEOUT_S, retries=RELAY_RETRIES, max_backoff=1.0)  # fmt: skip
+
+
+def _sync_one(app, circle_id: str):
+    circles = app.circles
+    if circles.transport_factory is _default_factory:  # leave a test's or a hook-up's own factory alone
+        circles.transport_factory = ui_transport
+    return circles.sync(circle_id)
 
 REASONS = {
     "removed_author": "from someone no longer in the circle",
@@ -115,7 +140,7 @@ class SyncController(QObject):
                 else:
                     self._finish(reports)
 
-            self.ops.collection_op(lambda app: app.circles.sync(cid)).success(done).failure(self._failed).run()
+            self.ops.collection_op(lambda app: _sync_one(app, cid)).success(done).failure(self._failed).run()
 
         one(0)
 

@@ -516,3 +516,25 @@ def test_expired_items_disappear_from_the_shared_page(qtbot, make_window, tmp_pa
         assert shared.shown is None and shared.text.toPlainText() == ""
     finally:
         ben.app.lock()
+
+
+def test_create_a_circle_that_meets_through_a_relay(qtbot, unlocked):
+    circles = page(unlocked, "circles")
+    unlocked.show_page(unlocked.pages.index(circles))
+    click(qtbot, circles.new_button)
+    dialog = circles.findChild(CreateCircleDialog)
+    click(qtbot, dialog.create_button)  # no name: the service's message is shown in the dialog
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=10000)
+    assert "Give the circle a name" in dialog.error.text()
+    qtbot.keyClicks(dialog.name, "Online group")
+    press(qtbot, dialog.use_relay)
+    assert dialog.relay.isEnabled() and not dialog.folder.isEnabled()
+    qtbot.keyClicks(dialog.relay, "http://127.0.0.1:9")
+    click(qtbot, dialog.create_button)
+    qtbot.waitUntil(lambda: len(circles.circles) == 1, timeout=10000)
+    assert circles.circles[0].transport == "relay http://127.0.0.1:9"
+    assert "meets in a relay http://127.0.0.1:9" in circles.details.text()
+    # nothing listens there: the window's sync gives up quickly (one retry) and says so
+    ctrl = sync(qtbot, unlocked)
+    assert ctrl.state == "offline" and "could not be reached" in ctrl.message
+    assert page(unlocked, "circles").indicator.label.text().startswith("⚠ Offline: The relay at http://127.0.0.1:9")

@@ -492,6 +492,15 @@ def test_sync_states_and_menu_shortcuts(qtbot, unlocked):
     rows = dict(unlocked.shortcut_rows())
     assert rows["F5"] == "View → Sync circles now"
     assert rows["Ctrl+Shift+S"] == "View → Share the open entry"
+    write_entry(qtbot, unlocked, "Mine", "Only mine.")
+    unlocked.activateWindow()
+    qtbot.waitUntil(unlocked.isActiveWindow)
+    qtbot.keyClick(unlocked, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    dialog = unlocked.findChild(ShareDialog)
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: "not in any circle yet" in dialog.preview_view.toPlainText(), timeout=10000)
+    assert not dialog.share_button.isEnabled()
+    dialog.reject()
 
 
 def test_expired_items_disappear_from_the_shared_page(qtbot, make_window, tmp_path):

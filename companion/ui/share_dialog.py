@@ -68,6 +68,21 @@ def preview_text(preview: SharePreview) -> str:
     return "\n".join(lines)
 
 
+def trust_note(preview: SharePreview, members: list[MemberInfo]) -> str:
+    """A line about recipients whose keys changed or who are not verified yet (empty if all are verified)."""
+    to = {r["member_id"] for r in preview.recipients}
+    changed = [m.name or "(no name)" for m in members if m.member_id in to and m.key_changed]
+    unverified = [m.name or "(no name)" for m in members if m.member_id in to and not m.verified and not m.key_changed]
+    parts = []
+    if changed:
+        parts.append(f"⚠ Keys changed: {', '.join(changed)}.")
+    if unverified:
+        parts.append(f"Not verified yet: {', '.join(unverified)}.")
+    if parts:
+        parts.append("Compare safety numbers on the Circles page before sharing anything sensitive.")
+    return " ".join(parts)
+
+
 class ShareDialog(QDialog):
     """Share one entry with a circle: whole entry or excerpt, whole circle or chosen members, content warning,
     replies, expiry, mood/tags; a live preview of exactly what is sent."""
@@ -123,6 +138,8 @@ class ShareDialog(QDialog):
         self.error = plain_label(name="Problem")
         self.error.setObjectName("Warning")
         self.error.hide()
+        self.trust = plain_label(name="Verification of recipients", muted=True)
+        self.trust.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.share_button = self.buttons.addButton("Share", QDialogButtonBox.ButtonRole.AcceptRole)
         name_widget(self.share_button, "Share", "Send it on the next sync (soon)")
@@ -146,6 +163,7 @@ class ShareDialog(QDialog):
         right = QVBoxLayout()
         right.addWidget(QLabel("What they will see"))
         right.addWidget(self.preview_view, 1)
+        right.addWidget(self.trust)
         body = QHBoxLayout()
         body.addLayout(form, 1)
         body.addLayout(right, 1)
@@ -264,6 +282,8 @@ class ShareDialog(QDialog):
         self.error.hide()
         self.preview_view.setPlainText(preview_text(preview))
         self.share_button.setEnabled(True)
+        self.trust.setText(trust_note(preview, self.members))
+        self.trust.setVisible(bool(self.trust.text()))
 
     def _preview_failed(self, token: int, exc: BaseException) -> None:
         if token != self._token:

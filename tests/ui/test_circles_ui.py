@@ -6,6 +6,7 @@ smaller tests, use the services API directly (a journal copied from a template, 
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
@@ -203,6 +204,7 @@ def _flow(qtbot, ana, ben, cat, shared):
     dialog = ana.findChild(ShareDialog)
     qtbot.waitUntil(lambda: dialog.member_list.count() == 2 and dialog.preview is not None, timeout=10000)
     assert "To: Ben, Cat" in dialog.preview_view.toPlainText()
+    assert dialog.trust.text().startswith("Not verified yet: Cat.")
     qtbot.keyClicks(dialog.warning, "mentions a hard night")
     click(qtbot, dialog.chosen)
     names = [m.name for m in dialog.members]
@@ -217,6 +219,7 @@ def _flow(qtbot, ana, ben, cat, shared):
     shown = dialog.preview_view.toPlainText()
     assert "Content warning: mentions a hard night" in shown and BODY in shown and "Cat" not in shown
     assert "Disappears: 7 days after they receive it" in shown and "Mood and tags: not included" in shown
+    assert dialog.trust.isHidden() and dialog.trust.text() == ""  # Ben is verified
     click(qtbot, dialog.share_button)
     qtbot.waitUntil(lambda: len(bar.shares) == 1, timeout=10000)
     assert "Shared with Tuesday group (1 chosen)" in bar.row_widgets[0].findChild(type(dialog.error)).text()
@@ -470,6 +473,13 @@ def test_an_edited_shared_entry_offers_to_send_the_edit(qtbot, make_window, tmp_
         (item,) = ben.inbox()
         assert item.text == "Tried the new meeting. It went well." and item.revision == 2
         assert item.warning == "first weeks"  # the original choices, not widened
+        # a lock closes an open share dialog (its preview held the entry's text) and empties the bar
+        dialog = bar.open_share()
+        qtbot.waitUntil(lambda: dialog.preview is not None, timeout=10000)
+        assert "It went well." in dialog.preview_view.toPlainText()
+        ana.lock()
+        qtbot.waitUntil(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible())
+        assert bar.shares == [] and bar.row_widgets == [] and not bar.share_button.isEnabled()
     finally:
         ben.app.lock()
 

@@ -140,7 +140,7 @@ class ExportDialog(QDialog):
         dp_row.addStretch(1)
         form = QFormLayout()
         for text, buddy, field in (
-            ("&Periods", self.kind, period_row),
+            ("Peri&ods", self.kind, period_row),
             ("&Profile", self.profile, self.profile),
             ("File &format", self.fmt, self.fmt),
         ):

@@ -44,6 +44,7 @@ FORMATS: list[tuple[str, str]] = [("in_person", "In person"), ("online", "Online
 FORMAT_NAMES = dict(FORMATS)
 ITEM_ROLE = Qt.ItemDataRole.UserRole
 DAY_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def one_line(text: str, limit: int = 80) -> str:
@@ -184,6 +185,28 @@ class MeetingDialog(QDialog):
             self.circle.removeItem(1)
 
 
+class RenameDialog(QDialog):
+    """A new name or pseudonym for someone in the people list."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Rename person")
+        self.setAccessibleName("Rename person")
+        self.setAccessibleDescription("The name or pseudonym you use for this person.")
+        self.field = QLineEdit(name)
+        self.field.setMaxLength(120)
+        self.field.selectAll()
+        self.field.setAccessibleName("New name")
+        self.field.setAccessibleDescription("A name or pseudonym you choose. Only you see it; no report holds it.")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        name_buttons(buttons, "Rename, or keep the name as it is.")
+        form = QFormLayout(self)
+        form.addRow("&New name or pseudonym", self.field)
+        form.addRow(buttons)
+
+
 @register
 class MeetingsPage(Page):
     key = "meetings"
@@ -248,7 +271,7 @@ class MeetingsPage(Page):
         bold.setBold(True)
         self.detail.setFont(bold)
         self.detail_notes = plain_label("", name="Meeting notes", muted=True)
-        self.edit_button = QPushButton("&Edit…")
+        self.edit_button = QPushButton("Ed&it…")
         self.edit_button.setAccessibleName("Edit meeting")
         self.edit_button.setAccessibleDescription("Change the selected meeting's date, format, length or topic.")
         self.edit_button.clicked.connect(self.edit_meeting)
@@ -283,9 +306,25 @@ class MeetingsPage(Page):
         add_row = QHBoxLayout()
         add_row.addWidget(self.new_person, 1)
         add_row.addWidget(self.add_person_button)
+        self.rename_button = QPushButton("&Rename…")
+        self.rename_button.setAccessibleName("Rename person")
+        self.rename_button.setAccessibleDescription("Change the name or pseudonym of the selected person.")
+        self.rename_button.clicked.connect(self.rename_person)
+        self.forget_button = QPushButton("Forge&t…")
+        self.forget_button.setAccessibleName("Forget person")
+        self.forget_button.setAccessibleDescription(
+            "Remove the selected person and every attendance mark of theirs. Reports already exported keep "
+            "their numbers."
+        )
+        self.forget_button.clicked.connect(self.forget_person)
+        people_row = QHBoxLayout()
+        people_row.addStretch(1)
+        people_row.addWidget(self.rename_button)
+        people_row.addWidget(self.forget_button)
         attendance = QGroupBox("Who came")
         av = QVBoxLayout(attendance)
         av.addWidget(self.checklist, 1)
+        av.addLayout(people_row)
         av.addLayout(add_row)
 
         self.check_ins = QListWidget()
@@ -339,6 +378,8 @@ class MeetingsPage(Page):
             self.edit_button,
             self.delete_button,
             self.checklist,
+            self.rename_button,
+            self.forget_button,
             self.new_person,
             self.add_person_button,
             self.check_ins,
@@ -517,12 +558,13 @@ class MeetingsPage(Page):
         self.checklist.clear()
         for person, present in checklist:
             label = one_line(person.name, 80) + ("  (circle member)" if person.member_id else "")
-            self._add_check_item(label, ("person", person.id), present)
+            self._add_check_item(label, ("person", person.id), present, person.name)
         for member_id, name in members:
             self._add_check_item(
                 f"{one_line(name, 60) or 'Unnamed member'}  (circle member, not in your list yet)",
                 ("member", member_id, name),
                 False,
+                name,
             )
         if self.checklist.count() == 0:
             empty = QListWidgetItem("Nobody in your list yet: add someone below.")
@@ -532,11 +574,12 @@ class MeetingsPage(Page):
         if row >= 0:
             self.checklist.setCurrentRow(min(row, self.checklist.count() - 1))
 
-    def _add_check_item(self, label: str, data: tuple, present: bool) -> None:
+    def _add_check_item(self, label: str, data: tuple, present: bool, name: str) -> None:
         item = QListWidgetItem(label)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(Qt.CheckState.Checked if present else Qt.CheckState.Unchecked)
         item.setData(ITEM_ROLE, data)
+        item.setData(NAME_ROLE, name)
         item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{label}: {'came' if present else 'not marked'}")
         self.checklist.addItem(item)
 
@@ -555,7 +598,15 @@ class MeetingsPage(Page):
         self._set_meeting_enabled(True)
 
     def _set_meeting_enabled(self, on: bool) -> None:
-        for widget in (self.edit_button, self.delete_button, self.checklist, self.new_person, self.add_person_button):
+        for widget in (
+            self.edit_button,
+            self.delete_button,
+            self.checklist,
+            self.new_person,
+            self.add_person_button,
+            self.rename_button,
+            self.forget_button,
+        ):
             widget.setEnabled(on)
 
     # -- selection -------------------------------------------------------------------------------------------
@@ -700,6 +751,41 @@ class MeetingsPage(Page):
         self.ops.collection_op(lambda app: app.attendance.attend(meeting_id, [name])).success(
             lambda _people: self.new_person.clear()
         ).run()
+
+    def _current_person(self) -> tuple[int, str] | None:
+        item = self.checklist.currentItem()
+        data = item.data(ITEM_ROLE) if item is not None else None
+        if not data or data[0] != "person":
+            self.ctx.status("Select someone in the list first.")
+            return None
+        return data[1], item.data(NAME_ROLE)
+
+    def rename_person(self) -> None:
+        current = self._current_person()
+        if current is None:
+            return
+        person_id, name = current
+        dialog = RenameDialog(name, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        new_name = dialog.field.text().strip()
+        if new_name and new_name != name:
+            self.ops.collection_op(lambda app: app.attendance.update_person(person_id, name=new_name)).run()
+
+    def forget_person(self) -> None:
+        current = self._current_person()
+        if current is None:
+            return
+        person_id, name = current
+        if not ask(
+            self,
+            "Forget person",
+            f"Forget “{one_line(name, 60)}” and every meeting they were marked at? Reports already exported "
+            "keep their numbers.",
+            yes=Button.Yes,
+        ):
+            return
+        self.ops.collection_op(lambda app: app.attendance.delete_person(person_id)).run()
 
     def _current_check_in(self) -> int | None:
         item = self.check_ins.currentItem()

@@ -457,3 +457,52 @@ def test_pdf_export_runs_on_the_worker_and_holds_no_names(qtbot, unlocked, tmp_p
     assert "Attendance summary" in text and "2025-Q1" in text
     for secret in (*NAMES, "Weekly circle"):
         assert secret not in text
+
+
+def answer_modal(callback, delay=100):
+    """Answer the next modal dialog (a question or a text input) the way a person would."""
+
+    def act():
+        widget = QApplication.activeModalWidget()
+        if widget is None:
+            QTimer.singleShot(30, act)
+            return
+        try:
+            callback(widget)
+        finally:
+            if widget.isVisible():  # a failed check must not leave the test waiting on a modal dialog
+                widget.reject()
+
+    QTimer.singleShot(delay, act)
+
+
+def test_rename_and_forget_a_person(qtbot, unlocked):
+    from companion.ui.meetings_page import RenameDialog
+
+    window = unlocked
+    page = meetings_page(window)
+    ids = mutate(qtbot, window, four_person_circle)
+    page.select_meeting(ids[0])
+    qtbot.waitUntil(lambda: len(checklist_state(page)) == 4)
+
+    def rename(dialog):
+        assert isinstance(dialog, RenameDialog) and dialog.field.text() == "Jo"
+        seen.extend(type(w).__name__ for w in interactive_widgets(dialog) if not w.accessibleName().strip())
+        dialog.field.setText("J. <i>Q</i>")
+        dialog.accept()
+
+    seen = []
+    page.checklist.setCurrentRow(list(checklist_state(page)).index("Jo"))
+    answer_modal(rename)
+    qtbot.mouseClick(page.rename_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "J. <i>Q</i>" in checklist_state(page))
+    assert seen == []  # every control of the rename dialog has an accessible name
+    people = run_query(qtbot, window, lambda app: sorted(p.name for p in app.attendance.people()))
+    assert people == ["Alex", "J. <i>Q</i>", "Robin", "Sam"]
+
+    page.checklist.setCurrentRow(list(checklist_state(page)).index("Sam"))
+    answer_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    qtbot.mouseClick(page.forget_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Sam" not in checklist_state(page) and len(checklist_state(page)) == 3)
+    assert attendee_names(qtbot, window, ids[1]) == ["Alex", "J. <i>Q</i>", "Robin"]
+    qtbot.waitUntil(lambda: all("3 came" in page.list.item(r).text() for r in range(page.list.count())))

@@ -15,6 +15,7 @@ from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -284,6 +285,34 @@ class MeetingsPage(Page):
         actions.addWidget(self.delete_button)
         actions.addStretch(1)
 
+        # announcing a circle's meeting to its members, so that they can check in from their own app
+        self.announce_state = plain_label("", name="Announcement", muted=True)
+        self.announce_topic = QCheckBox("Include the topic")
+        self.announce_topic.setAccessibleName("Include the topic in the announcement")
+        self.announce_topic.setAccessibleDescription("Members see the topic only if this is checked.")
+        self.announce_button = QPushButton("Announce to &circle")
+        self.announce_button.setAccessibleName("Announce to circle")
+        self.announce_button.setAccessibleDescription(
+            "Tell the circle's members about this meeting (date, time, format, length) so they can check in. "
+            "Sent on the next sync."
+        )
+        self.announce_button.clicked.connect(self.announce)
+        self.withdraw_button = QPushButton("&Withdraw")
+        self.withdraw_button.setAccessibleName("Withdraw announcement")
+        self.withdraw_button.setAccessibleDescription("Members' apps forget the meeting; check-ins are refused.")
+        self.withdraw_button.clicked.connect(self.withdraw)
+        self.announce_box = QWidget()
+        ab = QVBoxLayout(self.announce_box)
+        ab.setContentsMargins(0, 0, 0, 0)
+        ab.addWidget(self.announce_state)
+        arow = QHBoxLayout()
+        arow.addWidget(self.announce_topic)
+        arow.addStretch(1)
+        arow.addWidget(self.announce_button)
+        arow.addWidget(self.withdraw_button)
+        ab.addLayout(arow)
+        self.announce_box.hide()
+
         self.checklist = QListWidget()
         self.checklist.setAccessibleName("Who came")
         self.checklist.setAccessibleDescription(
@@ -356,6 +385,7 @@ class MeetingsPage(Page):
         rv.addWidget(self.detail)
         rv.addWidget(self.detail_notes)
         rv.addLayout(actions)
+        rv.addWidget(self.announce_box)
         rv.addWidget(attendance, 1)
         rv.addWidget(self.check_ins_box)
 
@@ -377,6 +407,9 @@ class MeetingsPage(Page):
             self.list,
             self.edit_button,
             self.delete_button,
+            self.announce_topic,
+            self.announce_button,
+            self.withdraw_button,
             self.checklist,
             self.rename_button,
             self.forget_button,
@@ -420,6 +453,7 @@ class MeetingsPage(Page):
         self.list_label.clear()
         self.detail.setText("Select a meeting, or add one.")
         self.detail_notes.clear()
+        self._show_announcement(None)
         self.new_person.clear()
         self.check_ins_box.hide()
         self._set_meeting_enabled(False)
@@ -490,7 +524,13 @@ class MeetingsPage(Page):
                     ]
                 except (CompanionError, AttributeError):
                     members = []  # the circle is not (or no longer) one of ours: offer the people list only
-            return meeting, checklist, members
+            announced: list[Any] | None = None
+            if meeting.circle_id:
+                try:
+                    announced = app.circles.announcements(meeting_id)
+                except (CompanionError, AttributeError):
+                    announced = None
+            return meeting, checklist, members, announced
 
         def failed(exc: BaseException) -> None:
             if self.meeting_id == meeting_id:
@@ -548,11 +588,12 @@ class MeetingsPage(Page):
         if rows:
             self.check_ins.setCurrentRow(0)
 
-    def _show_selected(self, result: tuple[Any, list[tuple[Any, bool]], list[tuple[str, str]]]) -> None:
-        meeting, checklist, members = result
+    def _show_selected(self, result: tuple[Any, list[tuple[Any, bool]], list[tuple[str, str]], Any]) -> None:
+        meeting, checklist, members, announced = result
         if meeting.id != self.meeting_id:
             return
         self._show_meeting(meeting)
+        self._show_announcement(announced)
         row = self.checklist.currentRow()
         self._filling = True
         self.checklist.clear()
@@ -574,6 +615,47 @@ class MeetingsPage(Page):
         if row >= 0:
             self.checklist.setCurrentRow(min(row, self.checklist.count() - 1))
 
+    def _show_announcement(self, announced: list[Any] | None) -> None:
+        if announced is None:
+            self.announce_box.hide()
+            self.announce_state.clear()
+            return
+        live = [a for a in announced if a.state == "announced"]
+        if live:
+            a = live[-1]
+            text = (
+                "Announced to the circle"
+                + (", topic included" if a.include_topic else ", without the topic")
+                + ". Members can check in from an hour before it starts until a day after it ends."
+            )
+            if a.changed:
+                text += " It changed since then and could not be sent again; announce it again to update."
+        elif announced:
+            text = "The announcement was withdrawn: members cannot check in."
+        else:
+            text = "Not announced: members of the circle cannot check in to it yet."
+        self.announce_state.setText(text)
+        self.announce_button.setText("Announce &again" if live else "Announce to &circle")
+        self.announce_button.setAccessibleName("Announce again" if live else "Announce to circle")
+        if live:
+            self.announce_topic.setChecked(live[-1].include_topic)
+        self.withdraw_button.setEnabled(bool(live))
+        self.announce_box.show()
+
+    def announce(self) -> None:
+        meeting_id, topic = self.meeting_id, self.announce_topic.isChecked()
+        if meeting_id is not None:
+            self.ops.collection_op(lambda app: app.circles.announce_meeting(meeting_id, include_topic=topic)).success(
+                lambda _a: self.ctx.status("Announced: the circle's members get it on the next sync.")
+            ).run()
+
+    def withdraw(self) -> None:
+        meeting_id = self.meeting_id
+        if meeting_id is not None:
+            self.ops.collection_op(lambda app: app.circles.withdraw_meeting(meeting_id)).success(
+                lambda _a: self.ctx.status("Announcement withdrawn; sent on the next sync.")
+            ).run()
+
     def _add_check_item(self, label: str, data: tuple, present: bool, name: str) -> None:
         item = QListWidgetItem(label)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
@@ -587,6 +669,7 @@ class MeetingsPage(Page):
         if meeting is None:
             self.detail.setText("Select a meeting, or add one.")
             self.detail_notes.clear()
+            self._show_announcement(None)
             self._filling = True
             self.checklist.clear()
             self._filling = False

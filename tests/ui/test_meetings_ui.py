@@ -84,6 +84,7 @@ def test_add_mark_edit_and_delete_a_meeting(qtbot, unlocked):
     item = page.list.item(0)
     assert "Tue 4 Mar 2025, 18:30" in item.text() and "Online" in item.text() and "75 min" in item.text()
     assert "<b>rest</b>" in page.detail.text() and page.detail.textFormat() == Qt.TextFormat.PlainText
+    assert not page.announce_box.isVisibleTo(page)  # a meeting without a circle has nobody to announce to
 
     # the calendar moved to the meeting's month and marks its day
     qtbot.waitUntil(lambda: page.calendar.marks == {date(2025, 3, 4): 1})
@@ -395,12 +396,11 @@ def test_tab_walks_the_page_in_reading_order(qtbot, unlocked):
     assert page.list in seen[2:]
 
 
-def test_circle_meeting_offers_the_circles_members(qtbot, unlocked, tmp_path):
+def circle_with_ben(qtbot, window, tmp_path):
+    """The window's journal (Ana) creates a circle over a shared folder; Ben, a second real vault, joins."""
     from companion.services import Companion
     from companion.vault.header import FLOOR
 
-    window = unlocked
-    page = meetings_page(window)
     shared = tmp_path / "shared"
     shared.mkdir()
     ben = Companion(tmp_path / "ben")
@@ -415,6 +415,13 @@ def test_circle_meeting_offers_the_circles_members(qtbot, unlocked, tmp_path):
     ben.circles.sync()
     mutate(qtbot, window, lambda app: app.circles.sync())
     ben.circles.sync()
+    return cid, ben
+
+
+def test_circle_meeting_offers_the_circles_members(qtbot, unlocked, tmp_path):
+    window = unlocked
+    page = meetings_page(window)
+    cid, ben = circle_with_ben(qtbot, window, tmp_path)
     ben_id = ben.circles.identity().member_id
     ben.lock()
 
@@ -506,3 +513,47 @@ def test_rename_and_forget_a_person(qtbot, unlocked):
     qtbot.waitUntil(lambda: "Sam" not in checklist_state(page) and len(checklist_state(page)) == 3)
     assert attendee_names(qtbot, window, ids[1]) == ["Alex", "J. <i>Q</i>", "Robin"]
     qtbot.waitUntil(lambda: all("3 came" in page.list.item(r).text() for r in range(page.list.count())))
+
+
+def test_announce_a_meeting_and_confirm_a_members_check_in(qtbot, unlocked, tmp_path):
+    window = unlocked
+    page = meetings_page(window)
+    cid, ben = circle_with_ben(qtbot, window, tmp_path)
+    try:
+        starts = datetime.now().astimezone().replace(second=0, microsecond=0)
+        meeting_id = mutate(
+            qtbot,
+            window,
+            lambda app: app.attendance.add_meeting(starts, "online", 60, circle_id=cid, topic="Private topic").value.id,
+        )
+        page.select_meeting(meeting_id)
+        qtbot.waitUntil(lambda: page.announce_box.isVisibleTo(page))
+        assert "Not announced" in page.announce_state.text() and not page.withdraw_button.isEnabled()
+        assert not page.announce_topic.isChecked()
+        qtbot.mouseClick(page.announce_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "Announced to the circle, without the topic" in page.announce_state.text())
+        assert page.withdraw_button.isEnabled() and page.announce_button.accessibleName() == "Announce again"
+
+        # Ben's app gets the announcement (without the topic) and checks in; Ana's gets the check-in
+        mutate(qtbot, window, lambda app: app.circles.sync())
+        ben.circles.sync()
+        (announced,) = ben.circles.meetings_announced()
+        assert announced.topic in (None, "") and announced.starts_at == starts
+        ben.circles.check_in(announced.meeting_uid)
+        ben.circles.sync()
+        mutate(qtbot, window, lambda app: app.circles.sync())
+        qtbot.waitUntil(lambda: page.check_ins.count() == 1)
+        assert page.check_ins.item(0).text().startswith("Ben checked in to ")
+        page.check_ins.setCurrentRow(0)
+        qtbot.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.check_ins.count() == 0)
+        qtbot.waitUntil(lambda: checklist_state(page) == {"Ben  (circle member)": True})
+
+        # withdrawing tells the page (and, on the next sync, Ben's app)
+        qtbot.mouseClick(page.withdraw_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "withdrawn" in page.announce_state.text())
+        mutate(qtbot, window, lambda app: app.circles.sync())
+        ben.circles.sync()
+        assert ben.circles.meetings_announced() == []
+    finally:
+        ben.lock()

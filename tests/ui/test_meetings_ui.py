@@ -348,7 +348,7 @@ def test_lock_clears_every_content_widget_on_the_page(qtbot, unlocked, tmp_path)
     assert page.check_ins.count() == 0 and not page.check_ins_box.isVisibleTo(page)
     assert page.calendar.marks == {}
     assert page.detail.text() == "Select a meeting, or add one." and page.detail_notes.text() == ""
-    assert page.list_label.text() == "" and page.new_person.text() == ""
+    assert page.list_label.text() == "" and page.new_person.text() == "" and page.announce_state.text() == ""
     assert page.meeting_id is None and page.meeting_dialog is None and page.export_dialog is None
     assert not report_dialog.isVisible() and report_dialog.table.rowCount() == 0
     assert report_dialog.state.text() == "" and report_dialog.report is None

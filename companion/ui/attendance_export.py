@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -242,7 +243,7 @@ class ExportDialog(QDialog):
     # -- options ---------------------------------------------------------------------------------------------
 
     def _options_loaded(self, result: tuple[list[tuple[str, str]], bool]) -> None:
-        if self._closed:
+        if self._gone():
             return
         profiles, available = result
         current = self.profile.currentData()
@@ -303,12 +304,16 @@ class ExportDialog(QDialog):
         self._timer.stop()
         super().done(result)
 
+    def _gone(self) -> bool:
+        """Closed, or destroyed with its parent: results arriving now are dropped."""
+        return self._closed or not shiboken6.isValid(self)
+
     def is_current(self) -> bool:
         """Whether the preview shown answers the current choices (none is on its way)."""
         return self._answered_serial == self._preview_serial and not self._timer.isActive()
 
     def _failed(self, serial: int, exc: BaseException) -> None:
-        if self._closed or serial != self._preview_serial:
+        if self._gone() or serial != self._preview_serial:
             return
         self._answered_serial = serial
         self.report = None
@@ -324,7 +329,7 @@ class ExportDialog(QDialog):
         return "The preview could not be prepared."
 
     def _show(self, serial: int, report: Any) -> None:
-        if self._closed or serial != self._preview_serial:
+        if self._gone() or serial != self._preview_serial:
             return  # the choices changed while this preview was on its way
         self._answered_serial = serial
         self.report = report
@@ -423,13 +428,13 @@ class ExportDialog(QDialog):
         ).failure(self._export_failed).run()
 
     def _exported(self, path: Path) -> None:
-        if self._closed:
+        if self._gone():
             return
         self.result.setText(f"Saved {path.name}. {NO_NAMES}")
         self.refresh()
 
     def _export_failed(self, exc: BaseException) -> None:
-        if self._closed:
+        if self._gone():
             self.ops.presenter.present(exc)
             return
         self.result.setText(f"Nothing was written. {self._message(exc)}")

@@ -169,6 +169,19 @@ def test_closing_the_report_while_a_preview_is_on_its_way(qtbot, unlocked):
     wait_idle(qtbot, window)
     qtbot.wait(50)
     assert page.export_dialog is None
+    # destroyed with its parent while a preview is on its way: the result is dropped too
+    import shiboken6
+    from PySide6.QtWidgets import QWidget
+
+    from companion.ui.attendance_export import ExportDialog
+
+    holder = QWidget()
+    orphan = ExportDialog(window.ops, holder)
+    orphan.refresh()
+    shiboken6.delete(holder)
+    wait_idle(qtbot, window)
+    qtbot.wait(50)
+    assert not shiboken6.isValid(orphan)
 
 
 def four_person_circle(app):

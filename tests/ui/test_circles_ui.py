@@ -557,3 +557,26 @@ def test_create_a_circle_that_meets_through_a_relay(qtbot, unlocked):
     ctrl = sync(qtbot, unlocked)
     assert ctrl.state == "offline" and "could not be reached" in ctrl.message
     assert page(unlocked, "circles").indicator.label.text().startswith("⚠ Offline: The relay at http://127.0.0.1:9")
+
+
+def test_signal_emits_do_not_drain_true():
+    """PySide6 6.12 loses a reference to True on every emit; qt_fixes gives it back (else the app aborts after
+    a few thousand emits with "bool_dealloc")."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    from companion.ui import qt_fixes
+
+    qt_fixes.install()
+
+    class Source(QObject):
+        fired = Signal(str)
+
+    source = Source()
+    source.fired.connect(lambda _s: None)
+    before = sys.getrefcount(True)
+    for _ in range(20_000):
+        source.fired.emit("x")
+    assert abs(sys.getrefcount(True) - before) < 50
+    assert not qt_fixes.emit_leaks_true()

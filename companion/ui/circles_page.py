@@ -152,8 +152,9 @@ class CirclesPage(Page):
             "Tell the circle whether you are available to support or taking a break (shared with its members)",
         )  # fmt: skip
         self.my_status.setPlaceholderText("My status: not said")
-        self.my_status.addItem("Available to support", True)
-        self.my_status.addItem("Taking a break", False)
+        # item data: "available" / "break" (what set_availability is told)
+        self.my_status.addItem("Available to support", "available")
+        self.my_status.addItem("Taking a break", "break")
         self.my_status.setCurrentIndex(-1)
         self.my_status.activated.connect(self._status_chosen)
         self.availability: dict[str, bool] = {}
@@ -361,7 +362,8 @@ class CirclesPage(Page):
             return
         self.availability = available
         mine = next((available.get(m.member_id) for m in members if m.is_me), None)
-        self.my_status.setCurrentIndex(-1 if mine is None else self.my_status.findData(mine))
+        said = -1 if mine is None else self.my_status.findData("available" if mine else "break")
+        self.my_status.setCurrentIndex(said)
         self.my_status.setEnabled(self.current.state == "active")
         previous = self.current_member.member_id if self.current_member else None
         order = {"active": 0, "left": 1, "removed": 1, "replaced": 2}
@@ -503,7 +505,8 @@ class CirclesPage(Page):
         if c is None or value is None:
             return
         cid = c.id
-        self.ops.collection_op(lambda app: app.circles.set_availability(cid, bool(value))).success(
+        available = value == "available"
+        self.ops.collection_op(lambda app: app.circles.set_availability(cid, available)).success(
             lambda _v: (self.ctx.status("Your status goes to the circle on the next sync."), self.sync.sync_now())
         ).run()
 

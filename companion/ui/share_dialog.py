@@ -34,8 +34,8 @@ from companion.services import Changes
 from companion.ui.circle_dialogs import confirm, guarded, name_widget, plain_label
 from companion.ui.ops import OpRunner
 
-EXPIRY_CHOICES: list[tuple[str, float | None]] = [
-    ("Keep until I unshare it", None),
+EXPIRY_CHOICES: list[tuple[str, int]] = [  # days; 0 = never
+    ("Keep until I unshare it", 0),
     ("1 day after they receive it", 1),
     ("7 days after they receive it", 7),
     ("30 days after they receive it", 30),
@@ -249,7 +249,7 @@ class ShareDialog(QDialog):
             "to": to,
             "warning": self.warning.text(),
             "replies": self.replies.isChecked(),
-            "expires_days": self.expiry.currentData(),
+            "expires_days": self.expiry.currentData() or None,
             "excerpt": self.excerpt.toPlainText() if self.part.isChecked() else None,
             "include_mood_tags": self.mood_tags.isChecked(),
         }

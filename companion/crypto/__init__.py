@@ -18,6 +18,7 @@ from companion.crypto.envelope import (
     envelope_id,
     new_content_key,
     open_envelope,
+    peek_header,
     seal,
     verify_envelope,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "new_content_key",
     "new_secret",
     "open_envelope",
+    "peek_header",
     "safety_number",
     "safety_number_qr",
     "seal",

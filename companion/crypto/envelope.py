@@ -55,6 +55,7 @@ __all__ = [
     "envelope_id",
     "new_content_key",
     "open_envelope",
+    "peek_header",
     "seal",
     "verify_envelope",
 ]
@@ -399,6 +400,19 @@ def open_envelope(
     except (InvalidTag, DecodeError):
         raise InvalidEnvelope() from None
     return Opened(header, payload, key)
+
+
+def peek_header(data: bytes) -> Header | None:
+    """The header of a well-formed envelope, **not verified**: for ordering work only, never for a decision.
+
+    A sync engine uses it to apply roster changes before the items of the same batch; every envelope is still
+    verified in full (:func:`open_envelope`, :func:`verify_envelope`) before anything from it is applied.
+    Returns ``None`` for anything that does not parse.
+    """
+    try:
+        return _parse(data).header
+    except (DecodeError, ValueError, TypeError):
+        return None
 
 
 def envelope_id(data: bytes) -> str:

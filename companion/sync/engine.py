@@ -27,7 +27,7 @@ from companion.circles.roster import Roster, RosterError, SignedOp
 from companion.circles.session import CircleSession
 from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
-from companion.crypto import Header, PublicIdentity, open_envelope, verify_envelope
+from companion.crypto import Header, PublicIdentity, open_envelope, peek_header, verify_envelope
 from companion.errors import CompanionError, InvalidEnvelope
 from companion.sync.transports.base import Transport
 
@@ -185,7 +185,10 @@ class SyncEngine:
     ) -> None:
         """Apply blobs in passes until no more progress: a blob may depend on another later in the batch."""
         store, conn = self.s.store, self.s.store.conn
-        todo = blobs
+        # Roster changes first: a removal must be known before the removed member's later items in the same batch
+        # are judged, whatever order the transport delivered them in. (The peeked kind only orders the work;
+        # every blob is verified in full when it is applied.)
+        todo = sorted(blobs, key=_roster_first)
         deferred: dict[str, tuple[bytes, str, int | None]] = {}
         progress = True
         while todo and progress:
@@ -753,3 +756,8 @@ def purge_expired(conn: Any, *, now_ms: int) -> int:
             (cid, iid, rev, now_ms),
         )
     return len(rows)
+
+
+def _roster_first(entry: tuple[str, bytes, int | None]) -> int:
+    header = peek_header(entry[1])
+    return 0 if header is not None and header.kind == "roster" else 1

@@ -306,3 +306,24 @@ def test_garbage_conflict_copies_and_temp_files_are_ignored(circle, shared) -> N
     report = ben.sync()
     assert reasons(report) == ["unreadable"]
     assert [i.title for i in ben.inbox()] == ["X"]
+
+
+@pytest.mark.parametrize("first_writer", ["2222222222222222", "zzzzzzzzzzzzzzzz"])
+def test_removal_and_a_later_item_in_the_same_sync(circle, shared, first_writer: str) -> None:
+    """Ben has not synced since before Cat's removal; Cat (not yet knowing) shares something new. When Ben syncs,
+    the removal and Cat's later item arrive in one batch: the item is refused whichever comes first."""
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    cat.circles.share(cat.entry("before", title="Before"), cid)
+    cat.sync()
+    ana.sync()
+    ben.sync()
+    ana.circles.remove_member(cid, "Cat")
+    ana.sync()  # the removal is in the folder; Cat has not seen it
+    cat.circles.share(cat.entry("after", title="After"), cid)
+    cat.sync()  # pushes her item (the pull then tells her she was removed)
+    # the same item also lands in a subfolder read before (or after) the facilitator's
+    FolderTransport(shared, first_writer).push([newest(shared, cat)])
+    report = ben.sync()
+    assert [i.title for i in ben.inbox()] == ["Before"]
+    assert "removed_author" in reasons(report)

@@ -24,13 +24,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from companion.services.circles import _default_factory
 from companion.sync.engine import SyncReport
 from companion.sync.transports import Transport, check_settings, make_transport
-from companion.ui import qt_fixes
 from companion.ui.ops import OpRunner
-
-# Every op result and status change is a signal emit; PySide6 6.12 loses a reference to True on each (see
-# qt_fixes). Installed here because the Circles and Shared pages are the first to add periodic emits; it
-# belongs in companion/ui/__init__.py or app.py (told the lead).
-qt_fixes.install()
 
 SYNC_INTERVAL_MS = 60_000
 RELAY_TIMEOUT_S = 10.0  # per request, in the window's syncs (see ui_transport)

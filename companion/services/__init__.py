@@ -97,6 +97,10 @@ class Companion:
         finally:
             key[:] = bytes(len(key))
         vault.change_passphrase(new)
+        transfer = self._services.get("transfer")
+        if transfer is not None:
+            # Backups protected by the journal's passphrase follow it; they never go on under the old one.
+            transfer.passphrase_changed(old_slot=header.slot, new=new)
         return Changed(None, Changes.NONE)
 
     @property

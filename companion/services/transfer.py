@@ -26,6 +26,7 @@ from companion.transfer import importers, importing
 from companion.transfer.attachments import Attachment, Attachments
 from companion.transfer.backup import BackupInfo, BackupKey
 from companion.transfer.model import ImportReport
+from companion.vault.header import KeySlot
 
 if TYPE_CHECKING:
     from companion.services import Companion
@@ -151,6 +152,12 @@ class TransferService:
         key = self._derive(passphrase, separate=separate, params=params)
         self.forget_backup_passphrase()
         self._backup_key = key
+
+    def passphrase_changed(self, *, old_slot: KeySlot, new: str) -> None:
+        """Called by ``Companion.change_passphrase``: a remembered key that was the journal's own (same slot as
+        the old header) is derived again from the new passphrase; a separate backup passphrase stays."""
+        if self._backup_key is not None and self._backup_key.slot == old_slot:
+            self.remember_backup_passphrase(new)
 
     def forget_backup_passphrase(self) -> None:
         if self._backup_key is not None:

@@ -243,3 +243,21 @@ def test_cli_backup_restore_and_flipped_byte(app, tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "integrity check" in err[0]
     assert not (tmp_path / "r2").exists()
+
+
+def test_a_passphrase_change_moves_the_remembered_backup_key_along(app, tmp_path):
+    """Backups under the journal's passphrase follow a change of it; a separate backup passphrase stays."""
+    _fill(app)
+    app.transfer.remember_backup_passphrase(PASSPHRASE)
+    app.change_passphrase(PASSPHRASE, "a new passphrase")
+    first = tmp_path / "after-change.cbk"
+    app.transfer.backup(first)
+    verify(first, "a new passphrase")
+    with pytest.raises(CompanionError):
+        verify(first, PASSPHRASE)
+
+    app.transfer.remember_backup_passphrase("backups only", separate=True, params=FLOOR)
+    app.change_passphrase("a new passphrase", "newer still")
+    second = tmp_path / "separate.cbk"
+    app.transfer.backup(second)
+    verify(second, "backups only")

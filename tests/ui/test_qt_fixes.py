@@ -27,3 +27,35 @@ def test_emit_and_disconnect_keep_true_alive() -> None:
         sender.fired.disconnect(_slot)
     assert sys.getrefcount(True) - before > -10
     assert not qt_fixes.emit_leaks_true() and not qt_fixes.disconnect_leaks_true()
+
+
+def test_a_progress_dialog_whose_parent_closed_mid_op_is_left_alone(qtbot, unlocked) -> None:
+    """A long op shows progress under a dialog that closes (and is deleted) before the op ends: the result
+    still arrives and nothing touches the deleted progress dialog."""
+    import threading
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialog
+
+    parent = QDialog(unlocked)
+    parent.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    parent.show()
+    release = threading.Event()
+    results: list[int] = []
+
+    def slow(app, task):
+        task.report(1, 2)
+        release.wait(5)
+        return app.journal.count()
+
+    unlocked.ops.query_op(slow, progress="Working…", parent=parent).success(results.append).run()
+    parent.close()
+    qtbot.waitUntil(lambda: not shiboken_valid(parent))
+    release.set()
+    qtbot.waitUntil(lambda: results == [0])
+
+
+def shiboken_valid(obj: object) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)

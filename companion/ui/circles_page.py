@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from companion.circles.model import CircleInfo, JoinRequestInfo, MemberInfo
 from companion.services import Changes
+from companion.ui.attachments import plain_tip
 from companion.ui.circle_dialogs import (
     CreateCircleDialog,
     InviteDialog,
@@ -375,7 +376,7 @@ class CirclesPage(Page):
             item.setData(Qt.ItemDataRole.AccessibleTextRole, text)
             if m.note:
                 item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, m.note)
-                item.setToolTip(m.note)
+                item.setToolTip(plain_tip(m.note))  # names in notes are peers' own text
             self.member_list.addItem(item)
         changed = [m.name or "someone" for m in self.members if m.key_changed and m.status == "active"]
         if changed:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
@@ -282,8 +283,9 @@ class Op(Generic[T]):
     def _done(self, job: _Job) -> None:
         if self._dialog is not None:
             self._bridge.dialog = None
-            self._dialog.reset()
-            self._dialog.deleteLater()
+            if shiboken6.isValid(self._dialog):  # its parent (a closed dialog) may have taken it along
+                self._dialog.reset()
+                self._dialog.deleteLater()
             self._dialog = None
         runner = self._runner
         stale = job.generation != runner.generation and not job.keep_after_lock
@@ -319,6 +321,6 @@ class _ProgressBridge(QObject):
 
     @Slot(int, int)
     def _apply(self, done: int, total: int) -> None:
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.setMaximum(max(total, 1))
             self.dialog.setValue(done)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from companion.services.circles import _default_factory
 from companion.sync.engine import SyncReport
 from companion.sync.transports import Transport, check_settings, make_transport
+from companion.ui.attachments import plain_tip
 from companion.ui.ops import OpRunner
 
 SYNC_INTERVAL_MS = 60_000
@@ -204,7 +205,7 @@ class SyncIndicator(QWidget):
     def show_state(self, state: str, message: str) -> None:
         self.label.setText(f"{SYMBOLS.get(state, '')} {message}".strip())
         self.label.setAccessibleDescription(message)
-        self.label.setToolTip(message)
+        self.label.setToolTip(plain_tip(message))  # errors can quote paths and names: never rich text
         self.button.setEnabled(state != "syncing")
 
 

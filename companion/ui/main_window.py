@@ -105,7 +105,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1100, 720)
         self._show_start()
-        QTimer.singleShot(0, self.ensure_main)  # build the journal while the person types the passphrase
+        # Build the journal while the person types the passphrase, once the first screen has been painted.
+        QTimer.singleShot(150, self.ensure_main)
 
     def ensure_main(self) -> None:
         """Build the sidebar and pages (once). Deferred so the first screen shows fast."""

@@ -18,12 +18,12 @@ from typing import Any
 from companion.attendance.report import FORMATS, Dataset, MeetingFact
 from companion.errors import InvalidInputError, NotFoundError
 from companion.journal.dates import now, parse_datetime
+from companion.journal.entries import clean_text
 from companion.vault.store import Vault
 
 MAX_NAME = 80
 MAX_TOPIC = 200
 MAX_NOTES = 10_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -92,7 +92,7 @@ def check_minutes(minutes: int) -> int:
 
 
 def clean_name(name: str) -> str:
-    text = _SPACE.sub(" ", _CONTROL.sub("", name)).strip()
+    text = _SPACE.sub(" ", clean_text(name)).strip()
     if not text:
         raise InvalidInputError(
             "A person needs a name or pseudonym (it stays in your journal, never in reports)."
@@ -103,7 +103,7 @@ def clean_name(name: str) -> str:
 
 
 def _clean_text(text: str, limit: int, what: str) -> str:
-    cleaned = _CONTROL.sub("", text).strip()
+    cleaned = clean_text(text).strip()
     if len(cleaned) > limit:
         raise InvalidInputError(f"The {what} is too long (at most {limit} characters).")
     return cleaned

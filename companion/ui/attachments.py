@@ -20,7 +20,6 @@ A truncated or malformed image decodes to nothing and shows as a labelled placeh
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
@@ -42,7 +41,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from companion.transfer.attachments import Attachment
-from companion.ui.dialogs import ask
+from companion.ui.dialogs import ask, plain_tip
 
 MAX_PIXELS = 50_000_000  # a 48 MP phone photo fits; 50 MP of RGBA is 200 MB, under Qt's 256 MB limit
 MAX_SIDE = 20_000
@@ -103,14 +102,6 @@ def decode_image(data: bytes, media_type: str, box: int) -> Decoded:
             box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )
     return Decoded(image, width, height)
-
-
-def plain_tip(text: str) -> str:
-    """A tooltip that shows ``text`` literally.
-
-    Qt renders tooltips that look like HTML as HTML, and an image's name comes from an import (untrusted), so
-    it is escaped inside an explicit rich-text paragraph."""
-    return "<p>" + html.escape(text) + "</p>"
 
 
 def _placeholder(size: int) -> QPixmap:

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from companion.circles.model import CircleInfo, JoinRequestInfo, MemberInfo
 from companion.services import Changes
-from companion.ui.attachments import plain_tip
 from companion.ui.circle_dialogs import (
     CreateCircleDialog,
     InviteDialog,
@@ -39,6 +38,7 @@ from companion.ui.circle_dialogs import (
     plain_label,
     removal_text,
 )
+from companion.ui.dialogs import plain_tip
 from companion.ui.pages import Page, register
 from companion.ui.sync_status import SyncIndicator, controller_for, notify_text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -37,3 +39,11 @@ def ask(parent: QWidget | None, title: str, text: str, yes: Button = Button.Yes)
         )
         == yes
     )
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` literally.
+
+    Qt renders tooltips that look like HTML as HTML, and names, notes and messages come from imports and peers
+    (untrusted), so they are escaped inside an explicit rich-text paragraph."""
+    return "<p>" + html.escape(text) + "</p>"

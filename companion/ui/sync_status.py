@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from companion.services.circles import _default_factory
 from companion.sync.engine import SyncReport
 from companion.sync.transports import Transport, check_settings, make_transport
-from companion.ui.attachments import plain_tip
+from companion.ui.dialogs import plain_tip
 from companion.ui.ops import OpRunner
 
 SYNC_INTERVAL_MS = 60_000

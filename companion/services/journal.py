@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from companion.journal import export as exporting
 from companion.journal import search as searching
 from companion.journal.entries import Entry, EntrySummary, Journal
 from companion.journal.search import Filters, Order
@@ -15,9 +13,6 @@ from companion.services import Changed, Changes
 
 if TYPE_CHECKING:
     from companion.services import Companion
-
-Progress = Callable[[int, int], None]
-Cancelled = Callable[[], bool]
 
 
 class JournalService:
@@ -108,16 +103,3 @@ class JournalService:
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         return self._journal.get_setting(key, default)
-
-    # -- export ----------------------------------------------------------------------------------------------------
-
-    def export(
-        self,
-        fmt: str,
-        output: Path,
-        *,
-        progress: Progress | None = None,
-        cancelled: Cancelled | None = None,
-    ) -> int:
-        """Write every live entry to ``output`` (JSON file or Markdown folder); returns how many were written."""
-        return exporting.export(self._journal, fmt, Path(output), progress=progress, cancelled=cancelled)

@@ -20,6 +20,7 @@ from companion.errors import CancelledError, InvalidInputError
 from companion.journal.dates import now
 from companion.journal.entries import Entry, Journal
 from companion.transfer.attachments import Attachments
+from companion.vault.header import atomic_write
 
 FORMATS = ("json", "markdown")
 EXPORT_FORMAT = "companion-journal"
@@ -105,7 +106,7 @@ def export(
             "exported_at": now().isoformat(timespec="seconds"),
             "entries": entries,
         }
-        _write_private(output, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        write_private(output, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         return done
 
     # Markdown: one file per entry in a new (or empty) folder, written into a hidden staging folder first.
@@ -177,14 +178,7 @@ def _write_new(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Owner-only, written whole or not at all (a temporary name beside it, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o600)

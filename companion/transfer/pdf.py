@@ -13,7 +13,7 @@ from typing import Any
 
 from companion.errors import CancelledError, InvalidInputError
 from companion.journal.entries import Journal
-from companion.journal.export import _write_private
+from companion.journal.export import write_private
 from companion.transfer.attachments import Attachments
 
 Progress = Callable[[int, int], None]
@@ -62,5 +62,5 @@ def export_pdf(
     else:
         heading = "Journal"
     data = render_pdf(entries(), heading=heading, step=step)
-    _write_private(Path(output), data)
+    write_private(Path(output), data)
     return done

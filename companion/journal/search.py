@@ -136,33 +136,33 @@ def search(
         ).fetchall()
         return [summary_from_row(row) for row in rows]
 
-    # Step 1: which entries, in order (no snippets yet). Step 2: snippets for just that page.
+    # Step 1: which entries, in order: ids only, answered from the FTS index and the narrow ``entries_lookup``
+    # index (see journal/schema.py, v4), never from the rows themselves. Step 2: the page's rows and snippets.
+    match_join = (
+        "FROM entries_fts JOIN entries e INDEXED BY entries_lookup ON e.id = entries_fts.rowid "
+        f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where}"
+    )
     if order == "relevance":
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
-            f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where} "
-            f"ORDER BY {RANK}, e.created_ts DESC LIMIT ? OFFSET ?"
-        )
+        sql = f"SELECT e.id {match_join} ORDER BY {RANK}, e.created_ts DESC LIMIT ? OFFSET ?"
     elif _matches_at_least(conn, query, WIDE_MATCH):
         # Many matches (a common word, a short prefix): walk the entries newest first and keep those in the
         # match set, stopping at the page's end, instead of sorting every match.
         sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM entries e INDEXED BY entries_live "
+            "SELECT e.id FROM entries e INDEXED BY entries_live "
             "WHERE e.deleted_at IS NULL AND e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)"
             f"{where} ORDER BY e.created_ts DESC, e.id DESC LIMIT ? OFFSET ?"
         )
     else:
-        # Few matches: look each one up and sort them.
-        sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
-            f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where} "
-            "ORDER BY e.created_ts DESC, e.id DESC LIMIT ? OFFSET ?"
-        )
-    rows = conn.execute(sql, (query, *params, limit, offset)).fetchall()
-    if not rows:
+        # Few matches: look each one up in the narrow index and sort them.
+        sql = f"SELECT e.id {match_join} ORDER BY e.created_ts DESC, e.id DESC LIMIT ? OFFSET ?"
+    ids = [row[0] for row in conn.execute(sql, (query, *params, limit, offset))]
+    if not ids:
         return []
-    snippets = _snippets(conn, query, [row[0] for row in rows])
-    return [summary_from_row(row, snippets.get(row[0])) for row in rows]
+    marks = ", ".join("?" * len(ids))
+    found = conn.execute(f"SELECT {SUMMARY_COLUMNS} FROM entries e WHERE e.id IN ({marks})", ids)
+    rows = {row[0]: row for row in found}
+    snippets = _snippets(conn, query, ids)
+    return [summary_from_row(rows[i], snippets.get(i)) for i in ids if i in rows]
 
 
 def _matches_at_least(conn: Any, query: str, n: int) -> bool:
@@ -203,7 +203,7 @@ def count(vault: Vault, text: str, filters: Filters = Filters()) -> int:
         )
     return int(
         vault.conn.execute(
-            "SELECT count(*) FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid "
+            "SELECT count(*) FROM entries_fts JOIN entries e INDEXED BY entries_lookup ON e.id = entries_fts.rowid "
             f"WHERE entries_fts MATCH ? AND e.deleted_at IS NULL{where}",
             (query, *params),
         ).fetchone()[0]

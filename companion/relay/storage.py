@@ -18,15 +18,16 @@ PostgreSQL's default ``synchronous_commit=on``), so an acknowledged envelope sur
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import hmac
+import logging
 import queue
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 T = TypeVar("T")
+log = logging.getLogger("companion.relay")
 
 SCHEMA_VERSION = 1
 _INSERT_ENVELOPE = (
@@ -80,7 +82,11 @@ class Fetched:
 
 
 class Storage(ABC):
-    """Common logic over a DB-API connection; subclasses supply connections and schema."""
+    """Common logic over a DB-API connection; subclasses supply connections and schema.
+
+    Every operation has a blocking form (``append``, ``fetch``, …) and one for the event loop
+    (``append_async``, ``fetch_async``, …). The async forms run the blocking ones in a worker thread unless a
+    subclass does better (SQLite runs its statements on the loop itself)."""
 
     placeholder = "?"
 
@@ -96,25 +102,44 @@ class Storage(ABC):
         with self._write() as cur:
             return fn(cur, *args)
 
-    async def append_async(
-        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
-    ) -> list[tuple[int, bool]]:
-        """``append`` for the event loop (in a worker thread unless the storage has its own writer)."""
-        return await anyio.to_thread.run_sync(self.append, mailbox, cap_hash, blobs, now, may_create)
-
     @abstractmethod
     def _read(self) -> Any: ...
 
     @abstractmethod
     def close(self) -> None: ...
 
+    async def append_async(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
+    ) -> list[tuple[int, bool]]:
+        return await anyio.to_thread.run_sync(self.append, mailbox, cap_hash, blobs, now, may_create)
+
+    async def fetch_async(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        return await anyio.to_thread.run_sync(self.fetch, mailbox, cap_hash, after, limit, max_bytes)
+
+    async def head_async(self, mailbox: str, cap_hash: bytes) -> int:
+        return await anyio.to_thread.run_sync(self.head, mailbox, cap_hash)
+
+    async def ping_async(self) -> None:
+        await anyio.to_thread.run_sync(self.ping)
+
+    async def purge_async(self, now: float, max_age_seconds: float) -> int:
+        return await anyio.to_thread.run_sync(self.purge, now, max_age_seconds)
+
+    async def aclose(self) -> None:
+        """``close`` for the event loop: answers every append already accepted, then closes."""
+        await anyio.to_thread.run_sync(self.close)
+
     def _sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     def ping(self) -> None:
         with self._read() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
+            self._ping_tx(cur)
+
+    @staticmethod
+    def _ping_tx(cur: Any) -> None:
+        cur.execute("SELECT 1")
+        cur.fetchone()
 
     # The mailbox row lock: SQLite's single writer already serialises, PostgreSQL adds FOR UPDATE.
     _lock_suffix = ""
@@ -136,15 +161,15 @@ class Storage(ABC):
     def _append_tx(
         self, cur: Any, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool
     ) -> list[tuple[int, bool]]:
-        if may_create:
-            cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
-        cur.execute(
-            self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix),
-            (mailbox,),
-        )
+        select = self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?" + self._lock_suffix)
+        cur.execute(select, (mailbox,))
         row = cur.fetchone()
-        if row is None:
-            raise CreationRefused
+        if row is None:  # a new mailbox (rare): create it, then lock it as above
+            if not may_create:
+                raise CreationRefused
+            cur.execute(self._sql(self._insert_mailbox), (mailbox, cap_hash, now, now))
+            cur.execute(select, (mailbox,))
+            row = cur.fetchone()
         stored_hash, next_seq = row
         if not hmac.compare_digest(bytes(stored_hash), cap_hash):
             raise WrongCapability
@@ -186,24 +211,25 @@ class Storage(ABC):
     def fetch(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
         """Envelopes after ``after``, oldest first: at most ``limit`` and about ``max_bytes`` (≥ 1)."""
         with self._read() as cur:
-            head = self._authorise(cur, mailbox, cap_hash)
-            if after > head:
-                raise CursorAhead
-            cur.execute(
-                self._sql(
-                    "SELECT seq, data FROM relay_envelopes WHERE mailbox = ? AND seq > ? ORDER BY seq LIMIT ?"
-                ),
-                (mailbox, after, limit + 1),
-            )
-            rows = cur.fetchall()
+            return self._fetch_tx(cur, mailbox, cap_hash, after, limit, max_bytes)
+
+    def _fetch_tx(self, cur: Any, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        head = self._authorise(cur, mailbox, cap_hash)
+        if after > head:
+            raise CursorAhead
+        cur.execute(
+            self._sql("SELECT seq, data FROM relay_envelopes WHERE mailbox = ? AND seq > ? ORDER BY seq LIMIT ?"),
+            (mailbox, after, limit + 1),
+        )
         out: list[tuple[int, bytes]] = []
         size = 0
-        for seq, data in rows[:limit]:
-            if out and size + len(data) > max_bytes:
+        more = False
+        for seq, data in cur:  # row by row: stop reading at the size limit
+            if len(out) == limit or (out and size + len(data) > max_bytes):
+                more = True
                 break
             out.append((int(seq), bytes(data)))
             size += len(data)
-        more = len(out) < len(rows)
         cursor = out[-1][0] if out else after
         if not more and not out:
             cursor = head  # nothing in between (purged or never there): skip ahead to the head
@@ -249,15 +275,32 @@ CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received
 """
 
 
-class SQLiteStorage(Storage):
-    """One file, WAL, ``synchronous=FULL``; one reader connection per thread and one writer thread.
+_Op = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
-    The writer thread commits in groups: it takes every append waiting in its queue (up to ``GROUP``), runs
-    each inside its own savepoint (a refused one rolls back alone), commits once, and only then answers them
-    all. Each answer still means "durably committed"; under load one fsync serves many appends.
+
+class SQLiteStorage(Storage):
+    """One file, WAL, ``synchronous=FULL``; one write connection, a writer thread that commits, and readers.
+
+    On the event loop (the server): the write connection always has a write transaction open
+    (``BEGIN IMMEDIATE``, taken by the writer thread). An append runs its statements right on the loop inside
+    that transaction (no lock to wait for: the transaction already holds SQLite's single write lock) and joins
+    the current *group*; then the group's ``COMMIT`` (the fsync) goes to the writer thread, which at once
+    begins the next transaction and hands the connection back to the loop. Appends arriving during a commit
+    wait and form the next group; each is answered only after its own group's commit, so an answer still
+    means "durably committed" while one fsync serves many appends. A refusal (``StorageRefusal``) happens
+    before an operation writes anything and is answered at once; an unexpected error rolls the open
+    transaction back and the group's other operations run again in the writer thread, one by one if need be.
+    Purging runs in the writer thread between groups, in batches.
+
+    Reads on the event loop use one loop-owned connection (WAL readers never wait for the writer); should
+    SQLite still report it busy, the read moves to a worker thread.
+
+    Without an event loop (scripts, tests), the blocking methods run in the caller's thread. Once the storage
+    serves a loop, blocking writes from other threads are passed to that loop.
     """
 
-    GROUP = 256
+    GROUP = 256  # most operations in one commit
+    PURGE_BATCH = 2000  # envelopes deleted per purge transaction
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -265,86 +308,249 @@ class SQLiteStorage(Storage):
         self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.executescript(f"BEGIN; {_SQLITE_SCHEMA} COMMIT;")
         self._writer.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._writer.execute("BEGIN IMMEDIATE")  # the transaction the first group fills
+        self._wcur = self._writer.cursor()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # the write connection, while no event loop drives it
         self._closed = False
-        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None]
-        self._queue = queue.SimpleQueue()
+        # event-loop side (touched on the loop only)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_reader: sqlite3.Connection | None = None
+        self._group: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], Any]] = []
+        self._waiting: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], bool]]
+        self._waiting = collections.deque()
+        self._committing = False  # the writer thread has the write connection
+        self._flush_handle: asyncio.Handle | None = None
+        self._closing = False
+        self._drained: asyncio.Event | None = None
+        self._jobs: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, list[Any], list[_Op]] | None]
+        self._jobs = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write_loop, name="relay-sqlite-writer", daemon=True)
         self._thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+    def _connect(self, busy_timeout: float = 30.0) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
-    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        if self._closed:
-            raise RuntimeError("storage is closed")
-        future: Future[T] = Future()
-        self._queue.put((fn, args, future))
-        return future
+    # -- on the event loop ------------------------------------------------------------------------------------
 
-    def _transact(self, fn: Callable[..., T], *args: Any) -> T:
-        return self._submit(fn, *args).result()
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._closed:
+                raise RuntimeError("storage is closed")
+            if self._loop is not None and self._loop.is_running():
+                raise RuntimeError("SQLiteStorage serves one event loop at a time")
+            with self._sync_lock:  # once per loop: a blocking write in another thread finishes first
+                self._loop = loop
+                self._group.clear()
+                self._waiting.clear()
+                self._committing, self._flush_handle, self._drained = False, None, None
+        return loop
 
     async def append_async(
         self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
     ) -> list[tuple[int, bool]]:
-        return await asyncio.wrap_future(
-            self._submit(self._append_tx, mailbox, cap_hash, blobs, now, may_create)
+        result: list[tuple[int, bool]] = await self._write_async(
+            self._append_tx, (mailbox, cap_hash, blobs, now, may_create)
         )
+        return result
 
-    def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            item = self._queue.get()
-            if item is None:
-                return
-            group = [item]
-            while len(group) < self.GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
-            self._commit_group(group)
+    async def _write_async(self, fn: Callable[..., Any], args: tuple[Any, ...], in_thread: bool = False) -> Any:
+        """Run ``fn(cursor, *args)`` in the current group (on the loop, or in the writer thread when
+        ``in_thread``) and return its result once the group has committed."""
+        loop = self._attach()
+        if self._closing:
+            raise RuntimeError("storage is closed")
+        future: asyncio.Future[Any] = loop.create_future()
+        if in_thread or self._committing or self._waiting or not self._writer.in_transaction:
+            self._waiting.append((fn, args, future, in_thread))
+        else:
+            self._run_here(fn, args, future)
+        if not self._committing and self._flush_handle is None:
+            self._flush_handle = loop.call_soon(self._flush)  # appends of this loop turn join the group
+        return await future
 
-    def _commit_group(self, group: list[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]) -> None:
+    def _run_here(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
         try:
-            outcomes = self._run_group(group)
+            result = fn(self._wcur, *args)
+        except StorageRefusal as refusal:  # nothing written: answer now
+            if not future.done():
+                future.set_exception(refusal)
+            return
         except Exception as exc:
-            if len(group) == 1:
-                outcomes = [(group[0][2], None, exc)]
+            # It may have written half: undo the whole open transaction; the group's other operations run
+            # again in the writer thread (it begins a new transaction).
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+            if not future.done():
+                future.set_exception(exc)
+            self._waiting.extendleft((f, a, fut, True) for f, a, fut, _ in reversed(self._group))
+            self._group.clear()
+            return
+        self._group.append((fn, args, future, result))
+
+    def _flush(self) -> None:
+        """Hand the group's COMMIT to the writer thread; first run what waited (the next group)."""
+        self._flush_handle = None
+        if self._committing or self._loop is None:
+            return
+        in_thread: list[_Op] = []
+        while self._waiting and len(self._group) + len(in_thread) < self.GROUP:
+            fn, args, future, thread = self._waiting.popleft()
+            if future.done():  # cancelled while it waited: never ran, never answered
+                continue
+            if thread or not self._writer.in_transaction:
+                in_thread.append((fn, args, future))
             else:
-                # Something unexpected inside the group: all of it was rolled back. Give each operation a
-                # transaction of its own, so that one bad operation cannot take the others down with it.
-                outcomes = []
-                for item in group:
-                    try:
-                        outcomes.extend(self._run_group([item]))
-                    except Exception as single:
-                        outcomes.append((item[2], None, single))
-        for future, result, error in outcomes:  # answered only now that their transaction is durable
+                self._run_here(fn, args, future)
+        if self._group or in_thread:
+            group, self._group = self._group, []
+            self._committing = True
+            self._jobs.put((self._loop, group, in_thread))
+        elif self._drained is not None:
+            self._drained.set()
+
+    def _committed(
+        self,
+        group: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any], Any]],
+        error: BaseException | None,
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]],
+    ) -> None:
+        """Back from the writer thread: answer the group (durable now), then start the next one."""
+        self._committing = False
+        for _, _, future, result in group:
+            if future.done():
+                continue
             if error is None:
                 future.set_result(result)
             else:
                 future.set_exception(error)
+        for future, result, failure in outcomes:
+            if future.done():
+                continue
+            if failure is None:
+                future.set_result(result)
+            else:
+                future.set_exception(failure)
+        self._flush()
 
-    def _run_group(
-        self, group: list[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]]
-    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    @contextmanager
+    def _read_on_loop(self) -> Iterator[sqlite3.Cursor]:
+        conn = self._loop_reader
+        if conn is None:
+            conn = self._loop_reader = self._connect(busy_timeout=0)  # never wait on the loop
+            conn.execute("PRAGMA query_only=ON")
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield cur
+        finally:
+            if conn.in_transaction:
+                cur.execute("COMMIT")
+            cur.close()
+
+    async def _read_async(self, fn: Callable[..., T], *args: Any) -> T:
+        self._attach()
+        try:
+            with self._read_on_loop() as cur:
+                return fn(cur, *args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+        return await anyio.to_thread.run_sync(self._read_in_thread, fn, *args)  # busy: wait in a thread
+
+    def _read_in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._read() as cur:
+            return fn(cur, *args)
+
+    async def fetch_async(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        return await self._read_async(self._fetch_tx, mailbox, cap_hash, after, limit, max_bytes)
+
+    async def head_async(self, mailbox: str, cap_hash: bytes) -> int:
+        return await self._read_async(self._authorise, mailbox, cap_hash)
+
+    async def ping_async(self) -> None:
+        await self._read_async(self._ping_tx)
+
+    async def purge_async(self, now: float, max_age_seconds: float) -> int:
+        total = 0
+        while True:  # batches, so that appends commit in between
+            removed: int = await self._write_async(self._purge_tx, (now - max_age_seconds,), in_thread=True)
+            total += removed
+            if removed < self.PURGE_BATCH:
+                return total
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        if self._loop is None or self._loop is not asyncio.get_running_loop():
+            self.close()
+            return
+        self._closing = True
+        while self._committing or self._group or self._waiting or self._flush_handle is not None:
+            self._drained = asyncio.Event()
+            if not self._committing and self._flush_handle is None:
+                self._flush()
+            await self._drained.wait()
+        self._close_now()
+
+    # -- in the writer thread ---------------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, group, in_thread = job
+            error: BaseException | None = None
+            if group:
+                try:
+                    self._wcur.execute("COMMIT")
+                except Exception as exc:  # nothing of the group is stored; each of its appends gets the error
+                    error = exc
+                    with contextlib.suppress(sqlite3.Error):
+                        self._wcur.execute("ROLLBACK")
+            outcomes = self._commit_group(in_thread) if in_thread else []
+            self._begin()
+            try:
+                loop.call_soon_threadsafe(self._committed, group, error, outcomes)
+            except RuntimeError:  # the loop is gone, and nobody waits for these answers any more
+                pass
+
+    def _begin(self) -> None:
+        """Open the write transaction the next group fills (the loop never waits for SQLite's lock)."""
+        if not self._writer.in_transaction:
+            try:
+                self._wcur.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:
+                # The loop sees no open transaction and sends the next operations here instead.
+                log.exception("relay storage: cannot begin a write transaction")
+
+    def _commit_group(self, group: list[_Op]) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
+        try:
+            return self._run_group(group)
+        except Exception as exc:
+            if len(group) == 1:
+                return [(group[0][2], None, exc)]
+            # Something unexpected inside the group: all of it was rolled back. Give each operation a
+            # transaction of its own, so that one bad operation cannot take the others down with it.
+            outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+            for item in group:
+                try:
+                    outcomes.extend(self._run_group([item]))
+                except Exception as single:
+                    outcomes.append((item[2], None, single))
+            return outcomes
+
+    def _run_group(self, group: list[_Op]) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
         """One transaction for the whole group. An operation refuses (``StorageRefusal``) only before it has
         written anything, so a refusal needs no savepoint; any other error rolls the whole group back."""
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        cur = self._writer.cursor()
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        cur = self._wcur
         try:
-            cur.execute("BEGIN IMMEDIATE")
+            if not self._writer.in_transaction:
+                cur.execute("BEGIN IMMEDIATE")
             for fn, args, future in group:
                 try:
                     outcomes.append((future, fn(cur, *args), None))
@@ -355,9 +561,56 @@ class SQLiteStorage(Storage):
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise
-        finally:
-            cur.close()
         return outcomes
+
+    # -- without an event loop --------------------------------------------------------------------------------
+
+    def _transact(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                raise RuntimeError("on the event loop, use the storage's async methods")
+            future = asyncio.run_coroutine_threadsafe(self._write_async(fn, args), loop)
+            result: T = future.result()
+            return result
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        with self._sync_lock:
+            cur = self._wcur
+            if not self._writer.in_transaction:
+                cur.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(cur, *args)
+                cur.execute("COMMIT")
+            except StorageRefusal:
+                raise  # nothing written; the open transaction serves the next operation
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    cur.execute("ROLLBACK")
+                raise
+            finally:
+                self._begin()
+            return result
+
+    def purge(self, now: float, max_age_seconds: float) -> int:
+        total = 0
+        while True:
+            removed = self._transact(self._purge_tx, now - max_age_seconds)
+            total += removed
+            if removed < self.PURGE_BATCH:
+                return total
+
+    def _purge_tx(self, cur: Any, before: float) -> int:
+        cur.execute(
+            "DELETE FROM relay_envelopes WHERE rowid IN "
+            "(SELECT rowid FROM relay_envelopes WHERE received < ? LIMIT ?)",
+            (before, self.PURGE_BATCH),
+        )
+        return int(cur.rowcount or 0)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:
@@ -373,19 +626,40 @@ class SQLiteStorage(Storage):
         try:
             yield cur
         finally:
-            cur.execute("COMMIT")
+            if conn.in_transaction:
+                cur.execute("COMMIT")
             cur.close()
 
     def close(self) -> None:
         if self._closed:
             return
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                asyncio.run_coroutine_threadsafe(self.aclose(), loop).result()
+                return
+            if self._committing or self._group or self._waiting:
+                raise RuntimeError("appends are still in flight: use aclose() on the event loop")
+        self._close_now()
+
+    def _close_now(self) -> None:
+        if self._closed:
+            return
         self._closed = True
-        self._queue.put(None)
+        self._jobs.put(None)
         self._thread.join()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        if self._loop_reader is not None:
+            self._loop_reader.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._wcur.execute("ROLLBACK")  # the open transaction is empty: every operation was answered
         self._writer.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -387,36 +388,44 @@ def test_nonsense_settings_are_refused(args: list[str], tmp_path) -> None:  # ty
     assert result.stderr.startswith("companion-relay: --")
 
 
-def test_sqlite_group_commit_isolates_a_refusal_and_a_failure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("blocked", [False, True], ids=["on-the-loop", "behind-a-slow-commit"])
+def test_sqlite_group_commit_isolates_a_refusal_and_a_failure(tmp_path, blocked: bool) -> None:  # type: ignore[no-untyped-def]
     """Appends that wait together are committed together; a refused one and one that fails half-way through
-    do not take the others down, and nothing of either is stored."""
+    do not take the others down, and nothing of either is stored. Either the group runs on the event loop
+    (the failure rolls it back and the others run again in the writer thread), or it queued up behind a slow
+    operation in the writer thread."""
     from companion.relay.storage import WrongCapability
 
     storage = SQLiteStorage(tmp_path / "group.db")
+    mailbox, cap = new_box()
+    h, other = capability_hash(cap), capability_hash(new_box()[1])
+
+    def broken(cur) -> None:  # type: ignore[no-untyped-def]
+        cur.execute("INSERT INTO relay_envelopes VALUES (?, 999, ?, ?, 0)", (mailbox, b"d" * 32, b"half"))
+        raise RuntimeError("disk on fire")
+
+    def append(blob: bytes, cap_hash: bytes = h):  # type: ignore[no-untyped-def]
+        return storage.append_async(mailbox, cap_hash, [blob], 2.0)
+
+    async def scenario() -> list[object]:
+        await storage.append_async(mailbox, h, [b"first"], 1.0)
+        # in the writer thread: the rest queue up behind it, run on the loop meanwhile and form groups
+        blocker = storage._write_async(lambda cur: time.sleep(0.3 if blocked else 0), (), in_thread=blocked)
+        return await asyncio.gather(
+            blocker,
+            *(append(f"g{i}".encode()) for i in range(10)),
+            append(b"intruder", other),
+            storage._write_async(broken, ()),
+            *(append(f"h{i}".encode()) for i in range(10)),
+            return_exceptions=True,
+        )
+
     try:
-        mailbox, cap = new_box()
-        h, other = capability_hash(cap), capability_hash(new_box()[1])
-        storage.append(mailbox, h, [b"first"], now=1.0)
-
-        def broken(cur) -> None:  # type: ignore[no-untyped-def]
-            cur.execute("INSERT INTO relay_envelopes VALUES (?, 999, ?, ?, 0)", (mailbox, b"d" * 32, b"half"))
-            raise RuntimeError("disk on fire")
-
-        blocker = storage._submit(lambda cur: time.sleep(0.3))  # the rest queue up behind it: one group
-        good = [
-            storage._submit(storage._append_tx, mailbox, h, [f"g{i}".encode()], 2.0, True) for i in range(10)
-        ]
-        wrong = storage._submit(storage._append_tx, mailbox, other, [b"intruder"], 2.0, True)
-        bad = storage._submit(broken)
-        later = [
-            storage._submit(storage._append_tx, mailbox, h, [f"h{i}".encode()], 2.0, True) for i in range(10)
-        ]
-        blocker.result(5)
-        assert [f.result(5) for f in good + later] == [[(n, True)] for n in range(2, 22)]
-        with pytest.raises(WrongCapability):
-            wrong.result(5)
-        with pytest.raises(RuntimeError):
-            bad.result(5)
+        outcomes = asyncio.run(scenario())
+        good = outcomes[1:11] + outcomes[13:]
+        assert good == [[(n, True)] for n in range(2, 22)]
+        assert isinstance(outcomes[11], WrongCapability)
+        assert isinstance(outcomes[12], RuntimeError)
         got = storage.fetch(mailbox, h, after=0, limit=100, max_bytes=1 << 20).envelopes
         assert [b for _, b in got] == [b"first"] + [f"g{i}".encode() for i in range(10)] + [
             f"h{i}".encode() for i in range(10)

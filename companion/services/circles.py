@@ -3,7 +3,8 @@
 Every mutating method returns :class:`~companion.services.Changed` with ``Changes.CIRCLES`` and/or
 ``Changes.INBOX``. Circles and members are named by id (or an unambiguous id prefix or name, see
 :meth:`CirclesService.find_circle` / :meth:`find_member`). Nothing here touches the network except
-:meth:`CirclesService.sync` (and :meth:`leave`, which tries to deliver the notice at once).
+:meth:`CirclesService.sync`, :meth:`~CirclesService.sync_exchange` (the network phase of a split sync, see
+``docs/sync-engine.md``) and :meth:`leave` (which tries to deliver the notice at once unless told not to).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +52,9 @@ from companion.crypto.derive import b32
 from companion.errors import CompanionError, InvalidInputError, NotFoundError
 from companion.journal.entries import Entry, Journal, clean_text
 from companion.services import Changed, Changes
-from companion.sync.engine import SyncEngine, SyncReport, purge_expired
+from companion.sync.engine import SyncEngine, SyncExchange, SyncPlan, SyncReport, exchange, purge_expired
 from companion.sync.transports import Transport, check_settings, describe, make_transport
+from companion.sync.transports.base import Pulled
 
 if TYPE_CHECKING:
     from companion.services import Companion
@@ -78,6 +81,45 @@ LEFT_NOTE = "Left the circle: nothing new is sent to them; what they already rec
 
 def _default_factory(settings: dict[str, Any], writer_id: str) -> Transport:
     return make_transport(settings, writer_id=writer_id)
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """A circle a sync visits (:meth:`CirclesService.sync_targets`). ``transport`` may hold a capability."""
+
+    circle_id: str
+    name: str
+    state: str
+    transport: dict[str, Any] = field(repr=False)
+    writer_id: str
+
+    @property
+    def relay(self) -> bool:
+        return self.transport.get("kind") == "relay"
+
+
+class _NoTransport(Transport):
+    """The engine of a vault-only phase (plan, apply) has no transport: using one there is a bug."""
+
+    def push(self, blobs: Sequence[bytes]) -> None:
+        raise AssertionError("no network in a vault phase")
+
+    def pull(self, cursor: str | None, limit: int = 1000) -> Pulled:
+        raise AssertionError("no network in a vault phase")
+
+
+_NO_TRANSPORT = _NoTransport()
+
+
+def _sync_changes(report: SyncReport) -> Changes:
+    changes = Changes.NONE
+    if "inbox" in report.changed:
+        changes |= Changes.INBOX
+    if "meetings" in report.changed:
+        changes |= Changes.MEETINGS
+    if report.changed - {"inbox", "meetings"} or report.joined or report.removed:
+        changes |= Changes.CIRCLES
+    return changes
 
 
 def _name(text: str, what: str = "A display name") -> str:
@@ -378,8 +420,10 @@ class CirclesService:
             s.append_op("promote", mid)
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
 
-    def leave(self, circle: str) -> Changed[CircleInfo]:
-        """Leave: tell the others (an admin records it in the roster), then stop syncing this circle."""
+    def leave(self, circle: str, *, deliver: bool = True) -> Changed[CircleInfo]:
+        """Leave: tell the others (an admin records it in the roster), then stop syncing this circle. With
+        ``deliver`` the notice is sent at once, in this call; without, it waits in the outbox for the next sync
+        (the window's, which does its network I/O off the vault worker)."""
         s = self._active_session(circle)
         admins = [m for m in s.others() if m.role == "admin"]
         if s.i_am_admin and not admins and s.others():
@@ -397,10 +441,14 @@ class CirclesService:
                                  payload=leave_notice(s.me, s.circle_id),
                                  recipients=[m.public for m in s.others()])  # fmt: skip
             self._store.update_circle(s.circle_id, state="left")
-        try:
-            self._engine(self._session(s.circle_id)).sync()  # pushes the notice now if the folder is there
-        except CompanionError:
-            pass  # it stays in the outbox; a later sync sends it
+        if deliver:
+            engine = self._engine(self._session(s.circle_id))
+            try:
+                engine.sync()  # pushes the notice now if the folder or relay is there
+            except CompanionError:
+                pass  # it stays in the outbox; a later sync sends it
+            finally:
+                engine.transport.close()
         return Changed(self.get_circle(s.circle_id), Changes.CIRCLES)
 
     def safety_number(self, circle: str, member: str) -> SafetyNumber:
@@ -867,14 +915,20 @@ class CirclesService:
 
     # -- sync ----------------------------------------------------------------------------------------------
 
-    def _engine(self, s: CircleSession) -> SyncEngine:
-        engine = SyncEngine(s, self.transport_factory(s.circle.transport, s.circle.writer_id), clock=self.clock)
+    def _engine(self, s: CircleSession, transport: Transport | None = None) -> SyncEngine:
+        if transport is None:
+            transport = self.transport_factory(s.circle.transport, s.circle.writer_id)
+        engine = SyncEngine(s, transport, clock=self.clock)
         engine.on_check_in = self._record_check_in
         return engine
 
     def sync(self, circle: str | None = None) -> Changed[list[SyncReport]]:
         """Send what waits in the outbox and apply what arrived, for one circle or all. Never raises for a
-        transport problem: the report says ``transport_failed`` with a message, and nothing is lost."""
+        transport problem: the report says ``transport_failed`` with a message, and nothing is lost.
+
+        This does the network I/O and the vault writes in the calling thread (the command line, tests). The
+        window splits the same run into :meth:`sync_plan` (vault), :meth:`sync_exchange` (network, any other
+        thread) and :meth:`sync_apply` (vault), so that a slow relay never holds up the journal."""
         ids = [self.find_circle(circle)] if circle else [r.id for r in self._store.circles()]
         reports, changes = [], Changes.NONE
         for cid in ids:
@@ -885,13 +939,38 @@ class CirclesService:
             finally:
                 engine.transport.close()
             reports.append(report)
-            if "inbox" in report.changed:
-                changes |= Changes.INBOX
-            if "meetings" in report.changed:
-                changes |= Changes.MEETINGS
-            if report.changed - {"inbox", "meetings"} or report.joined or report.removed:
-                changes |= Changes.CIRCLES
+            changes |= _sync_changes(report)
         return Changed(reports, changes)
+
+    def sync_targets(self) -> list[SyncTarget]:
+        """The circles a sync should visit, with what reaching each needs: active and joining circles, and
+        left or removed ones while something (a leave notice) still waits to be sent. For the window's sync
+        rounds and its push-channel listeners (a relay circle's settings hold its capability: memory only)."""
+        out = []
+        for r in self._store.circles():
+            if r.state in ("active", "joining") or self._store.outbox_count(r.id):
+                out.append(SyncTarget(r.id, r.name, r.state, dict(r.transport), r.writer_id))
+        return out
+
+    def sync_plan(self, circle: str) -> SyncPlan:
+        """Phase 1 of a split sync (a vault read): what :meth:`sync_exchange` needs for one pass."""
+        return self._engine(self._session(circle), _NO_TRANSPORT).plan()
+
+    @staticmethod
+    def sync_exchange(plan: SyncPlan, transport: Transport, **limits: Any) -> SyncExchange:
+        """Phase 2 of a split sync: network only, no vault (a static method: call it on any thread but the
+        vault's, with a transport made from ``plan.transport``). Pushes the plan's blobs and pulls what is new
+        into memory, bounded (``max_blobs``, ``max_bytes``); transport failures are recorded, not raised."""
+        return exchange(plan, transport, **limits)
+
+    def sync_apply(self, ex: SyncExchange) -> Changed[SyncReport]:
+        """Phase 3 of a split sync (vault): mark sent what the transport acknowledged and apply what it
+        delivered, exactly as :meth:`sync` does (same verification, order and idempotency; each page's cursor
+        stored in the transaction that applies it). ``report.again`` asks for another pass: plan, exchange,
+        apply again (e.g. to send the welcome an admission just produced). Dropping an exchange instead (a
+        lock, a crash) loses nothing: unsent blobs stay in the outbox and the cursor stays where it was."""
+        report = self._engine(self._session(ex.plan.circle_id), _NO_TRANSPORT).apply(ex)
+        return Changed(report, _sync_changes(report))
 
     def purge_expired(self) -> Changed[int]:
         """Delete received items whose time is up (call on app open; sync does it too)."""

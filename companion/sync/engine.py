@@ -1,10 +1,18 @@
 """The sync engine: outbox → transport → inbox, for one circle at a time. States in ``docs/sync-engine.md``.
 
-One sync run::
+One sync run is one or more *passes*, each in three phases::
 
-    PUSH (outbox → transport) → PULL (a batch after the stored cursor) → APPLY (the batch, one transaction,
-    cursor stored with it) → … more batches … → RETRY (blobs deferred earlier) → PUSH (what applying queued:
-    admissions, roster changes) → PURGE (expired items) → DONE
+    PLAN (vault, read: settings, cursor, oldest unsent blobs)
+      → EXCHANGE (network only: PUSH those blobs, PULL pages after the cursor into memory, bounded)
+      → APPLY (vault: mark sent what the transport acknowledged; each page in one transaction with its cursor;
+               RETRY blobs deferred earlier; PURGE expired items)
+    … another pass while ``report.again``: more to pull, or applying queued something to send (admissions,
+    roster changes), or a joiner was just welcomed.
+
+:meth:`SyncEngine.sync` runs the passes in the calling thread (the command line). The window runs the same
+phases as separate ops: PLAN and APPLY on the vault worker, :func:`exchange` on a network thread, so a slow
+relay never holds up the journal. Dropping a pass between its phases (a lock, a crash) loses nothing: the
+outbox and the cursor change only in APPLY, and delivery is at-least-once into an idempotent engine.
 
 Every blob ends in exactly one outcome: ``applied``, ``duplicate``, ``not_for_me``, ``deferred`` (kept and
 retried on later syncs: its author or roster state is not known yet), ``ignored`` or ``rejected`` (terminal,
@@ -28,12 +36,16 @@ from companion.circles.session import CircleSession
 from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
 from companion.crypto import Header, PublicIdentity, open_envelope, peek_header, verify_envelope
-from companion.errors import CompanionError, InvalidEnvelope
+from companion.errors import CancelledError, CompanionError, InvalidEnvelope
 from companion.sync.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
 BATCH: Final = 500
+#: What one pass's network phase may hold in memory; the next pass (or the next round) continues after it.
+PASS_BLOBS: Final = 2000
+PASS_BYTES: Final = 32 * 1024 * 1024
+MAX_PASSES: Final = 100_000  # a guard: a run ends long before (each pass either finishes or makes progress)
 #: A blob whose author or roster state stays unknown this long is given up on (and reported as rejected).
 PENDING_DAYS: Final = 14
 ENVELOPE_MAGIC: Final = b"CPNE"
@@ -68,12 +80,135 @@ class SyncReport:
     removed: bool = False
     error: str | None = None
     changed: set[str] = field(default_factory=set)  # "inbox", "circles", "meetings"
+    #: Another pass has work (more to pull, something new to send, a fresh welcome): set by one pass.
+    again: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
+        d.pop("again")
         d["rejected"] = [r.__dict__ for r in self.rejected]
         d["changed"] = sorted(self.changed)
         return d
+
+    def merge(self, later: SyncReport) -> SyncReport:
+        """This pass's report followed by a later pass's, as one report of the whole run."""
+        out = SyncReport(self.circle_id)
+        for name in ("pushed", "received", "applied", "duplicates", "not_for_me", "ignored", "expired"):
+            setattr(out, name, getattr(self, name) + getattr(later, name))
+        failed = later if later.state == "transport_failed" else self if self.state == "transport_failed" else None
+        out.state = failed.state if failed is not None else later.state
+        out.error = failed.error if failed is not None else None
+        out.deferred = later.deferred  # what is still waiting after the later pass
+        out.rejected = self.rejected + later.rejected
+        out.admitted = self.admitted + later.admitted
+        out.requests = later.requests
+        out.joined = self.joined or later.joined
+        out.removed = later.removed
+        out.changed = self.changed | later.changed
+        out.again = later.again
+        return out
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """Phase 1's answer (:meth:`SyncEngine.plan`): what the network phase of one pass needs from the vault.
+
+    ``transport`` may hold a relay capability: keep plans in memory only (the repr leaves it and the blobs out).
+    """
+
+    circle_id: str
+    state: str  # the circle's state when planned: active | joining | left | removed
+    transport: dict[str, Any] = field(repr=False)
+    writer_id: str
+    cursor: str | None  # where the pull starts (a joiner scans from the beginning for its welcome)
+    outbox: list[tuple[int, bytes]] = field(repr=False)  # unsent (outbox id, blob), oldest first
+    more_outbox: bool = False  # more waits than this pass carries
+
+
+@dataclass(frozen=True)
+class PulledPage:
+    after: str | None  # the cursor this page was pulled after
+    blobs: list[bytes] = field(repr=False)
+    cursor: str | None = None  # the cursor to store once the page is applied
+
+
+@dataclass
+class SyncExchange:
+    """Phase 2's answer (:func:`exchange`): what the transport acknowledged and what it delivered, in memory."""
+
+    plan: SyncPlan
+    sent: list[int] = field(default_factory=list)  # outbox ids the transport accepted
+    pages: list[PulledPage] = field(default_factory=list)
+    more: bool = False  # stopped at a limit before the end: the next pass continues
+    push_error: str | None = None
+    pull_error: str | None = None
+
+
+def exchange(
+    plan: SyncPlan,
+    transport: Transport,
+    *,
+    max_blobs: int = PASS_BLOBS,
+    max_bytes: int = PASS_BYTES,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> SyncExchange:
+    """Phase 2 (network only; touches no vault, so any thread may run it): push the plan's blobs, then pull
+    what is new after the plan's cursor into memory, stopping after ``max_blobs`` blobs or ``max_bytes``
+    bytes. A ``TransportError`` (any ``CompanionError``) is recorded in the answer, never raised; nothing is
+    lost, since the outbox and the cursor change only when :meth:`SyncEngine.apply` stores the answer.
+    ``cancelled()`` is asked between requests (a window being locked)."""
+    ex = SyncExchange(plan)
+    for start in range(0, len(plan.outbox), BATCH):
+        if cancelled():
+            raise CancelledError()
+        batch = plan.outbox[start : start + BATCH]
+        try:
+            transport.push([blob for _, blob in batch])
+        except CompanionError as exc:
+            ex.push_error = str(exc)
+            break
+        ex.sent.extend(outbox_id for outbox_id, _ in batch)
+    if plan.state in ("left", "removed"):
+        return ex  # terminal: only what still waited in the outbox goes out
+    try:
+        if plan.state == "joining":
+            _scan_for_welcome(ex, transport, cancelled)
+        else:
+            cursor, count, size = plan.cursor, 0, 0
+            while True:
+                if cancelled():
+                    raise CancelledError()
+                pulled = transport.pull(cursor, max(1, min(BATCH, max_blobs - count)))
+                ex.pages.append(PulledPage(cursor, list(pulled.blobs), pulled.cursor))
+                cursor = pulled.cursor
+                count += len(pulled.blobs)
+                size += sum(len(b) for b in pulled.blobs)
+                if not pulled.more:
+                    break
+                if count >= max_blobs or size >= max_bytes:
+                    ex.more = True
+                    break
+    except CancelledError:
+        raise
+    except CompanionError as exc:  # TransportError and kin
+        ex.pull_error = str(exc)
+    return ex
+
+
+def _scan_for_welcome(ex: SyncExchange, transport: Transport, cancelled: Callable[[], bool]) -> None:
+    """JOINING: read the whole mailbox, keeping only invite boxes (small); nothing else is stored and the
+    cursor does not move, so once admitted the normal pull starts from the beginning and sees the history."""
+    cursor: str | None = None
+    boxes: list[bytes] = []
+    while True:
+        if cancelled():
+            raise CancelledError()
+        pulled = transport.pull(cursor, BATCH)
+        boxes.extend(b for b in pulled.blobs if b[:4] == invites.BOX_MAGIC)
+        cursor = pulled.cursor
+        if not pulled.more:
+            break
+    ex.pages.append(PulledPage(None, boxes, None))
 
 
 class Reject(Exception):  # noqa: N818  (control flow inside the engine: this blob is refused)
@@ -101,82 +236,105 @@ class SyncEngine:
     # -- the run ---------------------------------------------------------------------------------------------
 
     def sync(self) -> SyncReport:
+        """A whole sync in this thread: passes of :meth:`plan` → :func:`exchange` → :meth:`apply` until nothing
+        is left to send or fetch (the window runs the same three phases on different threads)."""
+        total: SyncReport | None = None
+        for n in range(MAX_PASSES):
+            report = self.apply(exchange(self.plan(), self.transport), keep_deferred=n > 0)
+            total = report if total is None else total.merge(report)
+            if not report.again:
+                break
+        assert total is not None
+        return total
+
+    def plan(self) -> SyncPlan:
+        """Phase 1 (vault, read only): what the network phase needs: settings, cursor and the oldest unsent
+        blobs (at most :data:`BATCH`, and about :data:`PASS_BYTES`)."""
+        row = self.s.store.circle(self.s.circle_id)
+        unsent = self.s.store.unsent(self.s.circle_id, BATCH + 1)
+        outbox: list[tuple[int, bytes]] = []
+        size = 0
+        for outbox_id, blob in unsent[:BATCH]:
+            if outbox and size + len(blob) > PASS_BYTES:
+                break
+            outbox.append((outbox_id, blob))
+            size += len(blob)
+        return SyncPlan(
+            circle_id=row.id, state=row.state, transport=dict(row.transport), writer_id=row.writer_id,
+            cursor=row.cursor if row.state == "active" else None, outbox=outbox,
+            more_outbox=len(unsent) > len(outbox),
+        )  # fmt: skip
+
+    def apply(self, ex: SyncExchange, *, keep_deferred: bool = False) -> SyncReport:
+        """Phase 3 (vault): record what the transport acknowledged and apply what it delivered. Each pulled page
+        is applied in one transaction together with its cursor, and only if the stored cursor is still the one
+        the page was pulled after (otherwise another sync got there first: the next pass pulls again). Sets
+        ``report.again`` when another pass has work: more to pull, something (new) to send, a fresh welcome."""
         report = SyncReport(self.s.circle_id)
         self._changed, self._admitted, self._joined = report.changed, report.admitted, False
-        self._deferred: set[str] = set()
+        if not keep_deferred or not hasattr(self, "_deferred"):
+            self._deferred = set()
+        plan, cid = ex.plan, self.s.circle_id
+        if plan.circle_id != cid:
+            raise ValueError("a sync exchange applied to another circle")
+        if ex.sent:
+            with self.vault.transaction():
+                self.s.store.mark_sent(ex.sent)  # only what the transport acknowledged
+            report.pushed = len(ex.sent)
+        if ex.push_error is not None:  # e.g. a read-only folder: what could be received still is
+            report.state, report.error = "transport_failed", ex.push_error
         state = self.s.circle.state
-        try:
-            try:
-                self._push(report)
-            except CompanionError as exc:  # e.g. a read-only folder: still receive what can be received
-                report.state, report.error = "transport_failed", str(exc)
-            if state in ("left", "removed"):
-                report.state = report.state if report.error else "not_syncing"
+        again = False
+        if state in ("left", "removed") or plan.state in ("left", "removed"):
+            report.state = report.state if report.error else "not_syncing"
+        else:
+            if plan.state == "joining":
+                boxes = [b for page in ex.pages for b in page.blobs]
+                if state == "joining" and boxes:
+                    with self.vault.transaction():
+                        self._apply_batch([(content_address(b), b, None) for b in boxes], report)
+                again = self.s.circle.state == "active"  # welcomed: the next pass reads the circle's history
+            elif state == "active":
+                again = self._apply_pages(ex, report)
+            if ex.pull_error is not None:
+                report.state, report.error = "transport_failed", ex.pull_error
             else:
-                if state == "joining":
-                    self._await_welcome(report)
-                if self.s.circle.state != "joining":
-                    self._pull_and_apply(report)
                 with self.vault.transaction():
-                    self.s.store.update_circle(self.s.circle_id, last_sync=now_ms())
-                if report.state != "transport_failed":
-                    self._push(report)
-        except CompanionError as exc:  # TransportError and kin: nothing lost, try again later
-            report.state = "transport_failed"
-            report.error = str(exc)
+                    self.s.store.update_circle(cid, last_sync=now_ms())
         with self.vault.transaction():
             report.expired = purge_expired(self.s.store.conn, now_ms=int(self.clock() * 1000))
         if report.expired:
             report.changed.add("inbox")
         report.requests = [
             r[0] for r in self.s.store.conn.execute(
-                "SELECT member_id FROM join_requests WHERE circle_id = ? AND state = 'pending'", (self.s.circle_id,)
+                "SELECT member_id FROM join_requests WHERE circle_id = ? AND state = 'pending'", (cid,)
             ).fetchall()
         ]  # fmt: skip
         self.s.refresh()
         report.joined = self._joined
         report.removed = self.s.circle.state == "removed"
+        report.deferred = len(self._deferred)
+        to_send = ex.push_error is None and (plan.more_outbox or self.s.store.outbox_count(cid) > 0)
+        report.again = (ex.pull_error is None and (again or ex.more)) or to_send
         return report
 
-    def _pull_and_apply(self, report: SyncReport) -> None:
-        cursor = self.s.circle.cursor
-        while True:
-            pulled = self.transport.pull(cursor, BATCH)
-            report.received += len(pulled.blobs)
+    def _apply_pages(self, ex: SyncExchange, report: SyncReport) -> bool:
+        """Apply pulled pages in order; then retry what earlier syncs deferred. True if a page was skipped."""
+        skipped = False
+        for page in ex.pages:
             with self.vault.transaction() as conn:
-                self._apply_batch([(content_address(b), b, None) for b in pulled.blobs], report)
-                conn.execute("UPDATE circles SET cursor = ? WHERE id = ?", (pulled.cursor, self.s.circle_id))
-            cursor = pulled.cursor
-            if not pulled.more:
-                break
-        with self.vault.transaction():
-            pending = self.s.store.pending(self.s.circle_id)
-            if pending:
-                self._apply_batch([(bid, blob, first) for bid, blob, first in pending], report, retry=True)
-
-    def _await_welcome(self, report: SyncReport) -> None:
-        """JOINING: look only for the welcome to my invite. Nothing else is stored and the cursor does not move,
-        so once admitted the normal pull starts from the beginning and sees the circle's whole history."""
-        cursor = None
-        while self.s.circle.state == "joining":
-            pulled = self.transport.pull(cursor, BATCH)
-            mine = [b for b in pulled.blobs if b[:4] == invites.BOX_MAGIC]
-            if mine:
-                with self.vault.transaction():
-                    self._apply_batch([(content_address(b), b, None) for b in mine], report)
-            cursor = pulled.cursor
-            if not pulled.more:
-                break
-
-    def _push(self, report: SyncReport) -> None:
-        while True:
-            batch = self.s.store.unsent(self.s.circle_id)
-            if not batch:
-                return
-            self.transport.push([b for _, b in batch])
+                if self.s.store.circle(self.s.circle_id).cursor != page.after:
+                    skipped = True  # another sync stored a cursor meanwhile; nothing lost, the next pass pulls
+                    break
+                report.received += len(page.blobs)
+                self._apply_batch([(content_address(b), b, None) for b in page.blobs], report)
+                conn.execute("UPDATE circles SET cursor = ? WHERE id = ?", (page.cursor, self.s.circle_id))
+        if ex.pull_error is None:
             with self.vault.transaction():
-                self.s.store.mark_sent(i for i, _ in batch)
-            report.pushed += len(batch)
+                pending = self.s.store.pending(self.s.circle_id)
+                if pending:
+                    self._apply_batch([(bid, blob, first) for bid, blob, first in pending], report, retry=True)
+        return skipped
 
     # -- a batch ---------------------------------------------------------------------------------------------
 
@@ -706,6 +864,7 @@ class SyncEngine:
     # per-run scratch, reset in sync()
     _opened: tuple[bytes, bytes] | None = None  # (blob, payload) of the envelope being decided
     _changed: set[str]
+    _deferred: set[str]  # blobs deferred in this run (kept across the passes of one sync())
     _admitted: list[str]
     _joined: bool
 

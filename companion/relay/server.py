@@ -11,6 +11,7 @@ people using a peer-support relay are entitled to not being recorded.
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import logging
 import os
@@ -174,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             app.state.begin_shutdown()  # push-channel streams end now instead of holding the shutdown
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
+    # Everything alive now (modules, app, storage) lives as long as the process: move it out of the
+    # collector's sight, so that a full collection under load takes a few milliseconds instead of ~40.
+    gc.collect()
+    gc.freeze()
     _Server(uv_config).run(sockets=[sock])
     return 0
 

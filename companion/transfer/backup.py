@@ -51,7 +51,7 @@ from companion.errors import (
     VaultError,
     WrongPassphraseError,
 )
-from companion.vault.header import DEFAULT, Header, KdfParams, KeySlot, fsync_dir
+from companion.vault.header import DEFAULT, HMACS, SQLCIPHER_DEFAULT_HMAC, Header, KdfParams, KeySlot, fsync_dir
 from companion.vault.store import DB_NAME, HEADER_NAME, Vault, key_check
 
 MAGIC = b"\x89CMPBAK\n"
@@ -174,6 +174,9 @@ def _export_snapshot(vault: Vault, key: BackupKey, target: Path) -> None:
         raise BackupError("The journal is busy saving; try the backup again in a moment.")
     conn.execute(f"ATTACH DATABASE ? AS backup KEY {_raw_key(key.key)}", (str(target),))
     try:
+        # SQLCipher 4's default settings whatever the vault uses: a backup opens with the key alone, in any
+        # SQLCipher 4 (a restore writes a vault header that says so).
+        conn.execute(f"PRAGMA backup.cipher_hmac_algorithm = {HMACS[SQLCIPHER_DEFAULT_HMAC]}")
         os.chmod(target, 0o600)
         conn.execute("BEGIN")
         try:
@@ -367,7 +370,7 @@ def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, data_dir / DB_NAME)
-            Header(slot=parsed.slot, check=parsed.check).write(data_dir / HEADER_NAME)
+            Header(slot=parsed.slot, check=parsed.check, hmac=SQLCIPHER_DEFAULT_HMAC).write(data_dir / HEADER_NAME)
             _check_restored(data_dir, passphrase)
         except BaseException as exc:
             for name in (partial.name, DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", HEADER_NAME):

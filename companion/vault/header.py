@@ -4,6 +4,11 @@ The header holds no secrets. It names the Argon2id parameters and the salt used 
 raw SQLCipher key. A header that asks for less work than ``FLOOR`` is refused (a tampered header must not be able
 to make a stolen vault cheap to attack).
 
+The header also names how the database's pages are authenticated (``hmac``): SQLCipher 4's default is
+HMAC-SHA512; vaults created since header version 2 use HMAC-SHA256, which this machine's SHA extensions compute
+in about half the time (see docs/decisions.md). A version 1 header means SHA-512. The setting is not a secret and
+cannot weaken anything: a header naming the wrong one simply fails to open the database.
+
 During a passphrase change the header briefly lists two key slots (the current one and the pending one) so that
 at every instant exactly one of the two passphrases opens the vault, whatever moment the process dies at.
 """
@@ -22,7 +27,8 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from companion.errors import VaultCorruptError, WeakParametersError
 
 HEADER_FORMAT = "companion-vault"
-HEADER_VERSION = 1
+HEADER_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 SALT_BYTES = 16
 KEY_BYTES = 32
 
@@ -48,6 +54,11 @@ DEFAULT = KdfParams(memory_kib=128 * 1024, iterations=3, lanes=4)
 # Never accepted below this, whatever a header says (OWASP's Argon2id minimum is 19 MiB / 2 passes).
 FLOOR = KdfParams(memory_kib=64 * 1024, iterations=2, lanes=1)
 MAX_MEMORY_KIB = 4 * 1024 * 1024  # refuse absurd headers too: they would exhaust memory, not protect anything
+
+# How SQLCipher authenticates each page. New vaults: SHA-256; SQLCipher 4's own default (and header v1): SHA-512.
+HMACS = {"sha256": "HMAC_SHA256", "sha512": "HMAC_SHA512"}
+NEW_VAULT_HMAC = "sha256"
+SQLCIPHER_DEFAULT_HMAC = "sha512"
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class Header:
     check: str  # key check of the slot's key (see companion.vault.store.key_check)
     pending: KeySlot | None = None  # set only while a passphrase change is under way
     pending_check: str | None = None
+    hmac: str = SQLCIPHER_DEFAULT_HMAC  # a key of HMACS: how the database's pages are authenticated
 
     def candidates(self) -> list[tuple[KeySlot, str]]:
         found = [(self.slot, self.check)]
@@ -118,6 +130,7 @@ class Header:
             "format": HEADER_FORMAT,
             "version": HEADER_VERSION,
             "key": self.slot.to_json() | {"check": self.check},
+            "database": {"hmac": self.hmac},
         }
         if self.pending is not None:
             doc["pending_key"] = self.pending.to_json() | {"check": self.pending_check}
@@ -131,7 +144,7 @@ class Header:
             raise VaultCorruptError("The journal's header file is damaged (not readable).") from exc
         if not isinstance(doc, dict) or doc.get("format") != HEADER_FORMAT:
             raise VaultCorruptError("The journal's header file is not a Companion header.")
-        if doc.get("version") != HEADER_VERSION:
+        if doc.get("version") not in READABLE_VERSIONS:
             raise VaultCorruptError(
                 "The journal was written by a newer version of Companion; update the app to open it."
             )
@@ -141,6 +154,7 @@ class Header:
             check=_check_of(key),
             pending=KeySlot.from_json(pending) if pending is not None else None,
             pending_check=_check_of(pending) if pending is not None else None,
+            hmac=_hmac_of(doc),
         )
 
     @classmethod
@@ -155,6 +169,16 @@ class Header:
 
     def write(self, path: Path) -> None:
         atomic_write(path, self.to_bytes())
+
+
+def _hmac_of(doc: dict[str, object]) -> str:
+    if doc.get("version") == 1:
+        return SQLCIPHER_DEFAULT_HMAC
+    database = doc.get("database")
+    name = database.get("hmac") if isinstance(database, dict) else None
+    if name not in HMACS:
+        raise VaultCorruptError("The journal's header file is damaged (database settings unreadable).")
+    return str(name)
 
 
 def _check_of(slot: object) -> str:

@@ -27,7 +27,7 @@ from companion.errors import (
     VaultLockedError,
     WrongPassphraseError,
 )
-from companion.vault.header import DEFAULT, Header, KdfParams, KeySlot, fsync_dir
+from companion.vault.header import DEFAULT, HMACS, NEW_VAULT_HMAC, Header, KdfParams, KeySlot, fsync_dir
 
 DB_NAME = "vault.db"
 HEADER_NAME = "vault.header"
@@ -62,11 +62,12 @@ def _key_pragma(key: bytearray) -> str:
     return f"\"x'{bytes(key).hex()}'\""
 
 
-def _connect(path: Path, key: bytearray) -> Connection:
+def _connect(path: Path, key: bytearray, hmac_name: str) -> Connection:
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA cipher_log_level = NONE")  # SQLCipher must not write to the user's terminal
         conn.execute(f"PRAGMA key = {_key_pragma(key)}")
+        conn.execute(f"PRAGMA cipher_hmac_algorithm = {HMACS[hmac_name]}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlcipher3.DatabaseError:
         conn.close()
@@ -112,10 +113,10 @@ class Vault:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         slot = KeySlot.new(params)
         key = slot.derive(passphrase)
-        header = Header(slot=slot, check=key_check(key))
+        header = Header(slot=slot, check=key_check(key), hmac=NEW_VAULT_HMAC)
         db = folder / DB_NAME
         try:
-            conn = _connect(db, key)
+            conn = _connect(db, key, header.hmac)
             os.chmod(db, 0o600)
             _configure(conn)
             vault = cls(folder, conn, header)
@@ -151,7 +152,7 @@ class Vault:
                     # key, so the new key is not even tried (it cannot open the file, and must not replay it).
                     raise unfinished
                 try:
-                    conn = _connect(db, key)
+                    conn = _connect(db, key, header.hmac)
                 except sqlcipher3.DatabaseError as exc:
                     if slot is header.pending:
                         raise unfinished from exc
@@ -168,7 +169,7 @@ class Vault:
                 _wipe(key)
             try:
                 _configure(conn)
-                vault = cls(folder, conn, Header(slot=slot, check=check))
+                vault = cls(folder, conn, Header(slot=slot, check=check, hmac=header.hmac))
                 if header.pending is not None:
                     # A passphrase change was interrupted; the database says which side of it we are on.
                     vault._header.write(header_path)
@@ -274,16 +275,20 @@ class Vault:
         key = slot.derive(new_passphrase)
         try:
             check = key_check(key)
-            Header(slot=self._header.slot, check=self._header.check, pending=slot, pending_check=check).write(
-                header_path
-            )
+            Header(
+                slot=self._header.slot,
+                check=self._header.check,
+                pending=slot,
+                pending_check=check,
+                hmac=self._header.hmac,
+            ).write(header_path)
             conn = self.conn
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute(f"PRAGMA rekey = {_key_pragma(key)}")
             conn.execute("PRAGMA journal_mode = WAL")
             fsync_dir(self.folder)
-            self._header = Header(slot=slot, check=check)
+            self._header = Header(slot=slot, check=check, hmac=self._header.hmac)
             self._header.write(header_path)
         finally:
             _wipe(key)

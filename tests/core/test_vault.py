@@ -195,7 +195,7 @@ def test_crash_between_rekey_and_header_update(app: Companion, data_dir: Path) -
     new_header = Header.read(data_dir / HEADER_NAME)
     app.lock()
     Header(slot=old_header.slot, check=old_header.check, pending=new_header.slot,
-           pending_check=new_header.check).write(data_dir / HEADER_NAME)
+           pending_check=new_header.check, hmac=new_header.hmac).write(data_dir / HEADER_NAME)
     with pytest.raises(WrongPassphraseError, match="previous passphrase"):
         Companion(data_dir).unlock(PASSPHRASE)
     again = Companion(data_dir)
@@ -205,3 +205,50 @@ def test_crash_between_rekey_and_header_update(app: Companion, data_dir: Path) -
     assert "pending_key" not in json.loads((data_dir / HEADER_NAME).read_text())
     with pytest.raises(WrongPassphraseError, match="does not open"):
         Companion(data_dir).unlock(PASSPHRASE)
+
+
+def test_new_vaults_authenticate_pages_with_hmac_sha256(app: Companion, data_dir: Path) -> None:
+    """The header names the page HMAC; a header naming the wrong one does not open the file (and says so)."""
+    doc = json.loads((data_dir / HEADER_NAME).read_text())
+    assert doc["version"] == 2 and doc["database"] == {"hmac": "sha256"}
+    app.journal.add_entry("under sha-256")
+    app.lock()
+    before = snapshot(data_dir)
+    doc["database"]["hmac"] = "sha512"
+    (data_dir / HEADER_NAME).write_text(json.dumps(doc))
+    with pytest.raises(VaultCorruptError, match="damaged"):
+        Companion(data_dir).unlock(PASSPHRASE)
+    doc["database"]["hmac"] = "md5"
+    (data_dir / HEADER_NAME).write_text(json.dumps(doc))
+    with pytest.raises(VaultCorruptError, match="database settings"):
+        Companion(data_dir).unlock(PASSPHRASE)
+    assert {k: v for k, v in snapshot(data_dir).items() if k != HEADER_NAME} == {
+        k: v for k, v in before.items() if k != HEADER_NAME
+    }
+
+
+def test_a_version_1_header_means_sqlcipher_defaults(app: Companion, data_dir: Path, tmp_path: Path) -> None:
+    """Vaults from before header v2 use SQLCipher 4's default HMAC-SHA512. A restored backup is such a
+    database (backups keep SQLCipher's defaults): written with a v1 header it opens, and a passphrase change
+    keeps its setting."""
+    from companion.services.transfer import restore
+
+    app.journal.add_entry("written before v2")
+    app.transfer.backup(tmp_path / "b.cbackup", passphrase=PASSPHRASE)
+    old = tmp_path / "old"
+    restore(tmp_path / "b.cbackup", old, PASSPHRASE)
+    doc = json.loads((old / HEADER_NAME).read_text())
+    assert doc["database"] == {"hmac": "sha512"}
+    doc["version"] = 1
+    del doc["database"]
+    (old / HEADER_NAME).write_text(json.dumps(doc))
+    again = Companion(old)
+    again.unlock(PASSPHRASE)
+    assert again.journal.count() == 1
+    again.change_passphrase(PASSPHRASE, "another one")
+    again.lock()
+    assert json.loads((old / HEADER_NAME).read_text())["database"] == {"hmac": "sha512"}
+    third = Companion(old)
+    third.unlock("another one")
+    assert third.journal.count() == 1
+    third.lock()

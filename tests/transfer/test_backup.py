@@ -58,6 +58,28 @@ def test_backup_then_restore_gives_an_identical_journal(app, backup_file, tmp_pa
         restored.lock()
 
 
+def test_the_database_in_a_backup_opens_with_sqlcipher_defaults_and_the_key(app, backup_file):
+    """Portable: whatever page HMAC the vault uses, the backup's database is a plain SQLCipher 4 database
+    (default settings), so stock SQLCipher tools open it with the key alone."""
+    import json
+    import struct
+
+    import sqlcipher3
+
+    from companion.vault.header import KeySlot
+
+    raw = backup_file.read_bytes()
+    (header_len,) = struct.unpack(">I", raw[8:12])
+    header = json.loads(raw[12 : 12 + header_len])
+    db = backup_file.parent / "copy.db"
+    db.write_bytes(raw[12 + header_len : 12 + header_len + header["db_size"]])
+    key = KeySlot.from_json(header["key"]).derive(PASSPHRASE)
+    conn = sqlcipher3.connect(str(db))
+    conn.execute(f"PRAGMA key = \"x'{bytes(key).hex()}'\"")
+    assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == app.journal.count()
+    conn.close()
+
+
 def test_every_flipped_byte_is_refused_and_nothing_is_written(backup_file, tmp_path):
     original = backup_file.read_bytes()
     size = len(original)

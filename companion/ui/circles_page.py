@@ -418,7 +418,7 @@ class CirclesPage(Page):
 
     def open_create(self) -> CreateCircleDialog:
         dialog = CreateCircleDialog(self.ops, self)
-        dialog.created.connect(lambda info: self._select_later(info.id))
+        dialog.created.connect(lambda info: (self._select_later(info.id), self.sync.sync_now()))
         dialog.open()
         return dialog
 
@@ -469,8 +469,15 @@ class CirclesPage(Page):
             "told you left. What you received stays in your journal until it expires or you delete it; what you "
             "shared stays with those who received it."
         )
-        return confirm(self, f"Leave {c.name}?", text, "Leave circle", lambda: self.ops.collection_op(
-            lambda app: app.circles.leave(cid)).run())  # fmt: skip
+
+        def leave() -> None:
+            # the notice waits in the outbox and the sync sends it from the network pool (not the vault
+            # worker); that round also stops the circle's push-channel listener
+            self.ops.collection_op(lambda app: app.circles.leave(cid, deliver=False)).success(
+                lambda _info: self.sync.sync_now()
+            ).run()
+
+        return confirm(self, f"Leave {c.name}?", text, "Leave circle", leave)
 
     def approve(self) -> None:
         row, c = self.request_list.currentRow(), self.current

@@ -5,6 +5,10 @@
 Both databases are built by the same journal code from the same seeded corpus and cached under
 ``benchmarks/.data/`` (git-ignored). The plain one is the same sqlcipher3 library without a key, so the only
 difference measured is the encryption. Prints figures and the encrypted/plain ratios.
+
+Before each database is measured its file is read once, so both start from the operating system's file cache
+(SQLite's own page cache still starts empty: "cold" figures are first touches, which the encrypted database
+must decrypt). Without that, whichever file the OS happened to keep cached would decide the cold ratios.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +30,7 @@ from companion.journal.entries import Journal
 from companion.journal.search import search
 from companion.schema import MIGRATIONS
 from companion.vault import store
-from companion.vault.header import DEFAULT, Header, KeySlot
+from companion.vault.header import DEFAULT, NEW_VAULT_HMAC, Header, KeySlot
 from companion.vault.store import Vault
 
 PASSPHRASE = "benchmark passphrase"
@@ -69,34 +72,54 @@ def pct(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
-def timed(fn: Callable[[], object], repeat: int = 1) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+KINDS = ("encrypted", "plain")
 
 
-def measure(kind: str, folder: Path) -> dict[str, float]:
-    results: dict[str, float] = {}
+def prime_os_cache(folder: Path) -> None:
+    for path in folder.glob("*.db*"):
+        with path.open("rb") as f:
+            while f.read(1 << 20):
+                pass
 
-    def open_vault() -> Vault:
+
+def measure(folders: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Both databases, interleaved: every sample of one is taken next to the same sample of the other (in
+    alternating order), so load from outside this script lands on both alike and the ratios stay meaningful."""
+    results: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
+
+    def open_vault(kind: str) -> Vault:
+        folder = folders[kind]
         return Vault.open(folder, PASSPHRASE, migrations=MIGRATIONS) if kind == "encrypted" else open_plain(folder)
 
-    # unlock (key derivation included for the encrypted vault) to the first 50 entries
-    samples = []
-    for _ in range(5):
-        t = time.perf_counter()
-        vault = open_vault()
-        Journal(vault).recent(50)
-        samples.append(time.perf_counter() - t)
-        vault.close()
-    results["unlock to first 50 (ms, median)"] = statistics.median(samples) * 1000
+    def both(fn: Callable[[str], object], i: int) -> dict[str, float]:
+        out = {}
+        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:
+            t = time.perf_counter()
+            fn(kind)
+            out[kind] = time.perf_counter() - t
+        return out
 
-    vault = open_vault()
-    journal = Journal(vault)
-    journal.recent(50)
+    def record(name: str, samples: list[dict[str, float]], *percentiles: float) -> None:
+        for kind in KINDS:
+            for p in percentiles:
+                key = f"{name} p{p:g} (ms)" if len(percentiles) > 1 or p != 50 else f"{name} (ms, median)"
+                results[kind][key] = pct([s[kind] for s in samples], p)
+
+    for folder in folders.values():
+        prime_os_cache(folder)
+
+    # unlock (key derivation included for the encrypted vault) to the first 50 entries
+    def unlock(kind: str) -> None:
+        vault = open_vault(kind)
+        Journal(vault).recent(50)
+        vault.close()
+
+    record("unlock to first 50", [both(unlock, i) for i in range(6)], 50)
+
+    vaults = {kind: open_vault(kind) for kind in KINDS}
+    journals = {kind: Journal(vaults[kind]) for kind in KINDS}
+    for journal in journals.values():
+        journal.recent(50)
     rare, mid = corpus.rare_words(), corpus.mid_words()
     for label, words, order in [
         ("search selective, newest", rare, "newest"),
@@ -108,31 +131,37 @@ def measure(kind: str, folder: Path) -> dict[str, float]:
         ("search as-you-type prefix", [w[:3] for w in mid], "newest"),
     ]:
         for w in words[:3]:
-            search(vault, w, order=order)  # warm
-        samples = [
-            s for w in words for s in timed(lambda w=w, o=order: search(vault, w + " ", order=o, limit=50))
-        ]
-        results[f"{label} p50 (ms)"] = pct(samples, 50)
-        results[f"{label} p95 (ms)"] = pct(samples, 95)
+            for vault in vaults.values():
+                search(vault, w, order=order)  # warm
+
+        def one(kind: str, w: str = "", o: str = order) -> None:
+            search(vaults[kind], w + " ", order=o, limit=50)  # type: ignore[arg-type]
+
+        samples = [both(lambda kind, w=w: one(kind, w), i) for i, w in enumerate(words)]
+        record(label, samples, 50, 95)
         # The same searches again: the pages they need are now in the (decrypted) page cache, as in a session.
-        again = [
-            s for w in words for s in timed(lambda w=w, o=order: search(vault, w + " ", order=o, limit=50))
-        ]
-        results[f"{label} p95, cache warm (ms)"] = pct(again, 95)
+        again = [both(lambda kind, w=w: one(kind, w), i) for i, w in enumerate(words)]
+        record(f"{label}, cache warm", again, 95)
 
     rng = random.Random(5)
-    bodies = [item.body for item in corpus.entries(200, seed=99)]
+    bodies = [item.body for item in corpus.entries(300, seed=99)]
     samples = []
-    for body in bodies:
-        samples.extend(timed(lambda body=body: journal.add(body, title="bench", tags=[rng.choice(corpus.TAGS)])))
-    results["save p50 (ms)"] = pct(samples, 50)
-    results["save p95 (ms)"] = pct(samples, 95)
-    ids = [row[0] for row in vault.conn.execute("SELECT id FROM entries WHERE title = 'bench'")]
-    samples = [s for i in ids[:100] for s in timed(lambda i=i: journal.update(i, body="edited " + bodies[i % 200]))]
-    results["edit p95 (ms)"] = pct(samples, 95)
-    with vault.transaction() as conn:
-        conn.execute("DELETE FROM entries WHERE title = 'bench'")
-    vault.close()
+    for i, body in enumerate(bodies):
+        tags = [rng.choice(corpus.TAGS)]
+        samples.append(both(lambda kind, body=body, tags=tags: journals[kind].add(body, title="bench", tags=tags), i))
+    record("save", samples, 50, 95)
+    ids = {
+        kind: [row[0] for row in vaults[kind].conn.execute("SELECT id FROM entries WHERE title = 'bench'")]
+        for kind in KINDS
+    }
+    samples = [
+        both(lambda kind, n=n: journals[kind].update(ids[kind][n], body="edited " + bodies[n]), n) for n in range(150)
+    ]
+    record("edit", samples, 50, 95)
+    for vault in vaults.values():
+        with vault.transaction() as conn:
+            conn.execute("DELETE FROM entries WHERE title = 'bench'")
+        vault.close()
     return results
 
 
@@ -141,13 +170,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    figures = {}
-    for kind in ("encrypted", "plain"):
-        folder = HERE / f"{kind}-{args.entries}"
+    folders = {}
+    for kind in KINDS:
+        folder = folders[kind] = HERE / f"{kind}-{args.entries}"
         done = folder / "complete"
-        if args.rebuild or not done.exists():
+        stale = kind == "encrypted" and done.exists() and Header.read(folder / store.HEADER_NAME).hmac != NEW_VAULT_HMAC
+        if args.rebuild or not done.exists() or stale:  # stale: a vault made before the page HMAC changed
             build(kind, folder, args.entries)
-        figures[kind] = measure(kind, folder)
+    figures = measure(folders)
     print(f"\n{args.entries} entries, ~200 words each")
     print(f"{'measure':<42}{'encrypted':>12}{'plain':>12}{'ratio':>8}")
     for key in figures["encrypted"]:

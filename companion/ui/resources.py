@@ -1,7 +1,8 @@
-"""Find files in the project's ``resources/`` folder (prompts, stylesheet, icons).
+"""Find files in the package's ``companion/resources/`` folder (prompts, stylesheet, icons).
 
-Looked up beside the package (a source checkout) or in ``$COMPANION_RESOURCES``; a missing file falls back to
-the default the caller gives, so an installed build without the folder still starts."""
+The folder ships inside the package (package data), so a source checkout and an installed wheel find the same
+files; ``$COMPANION_RESOURCES`` names another folder instead. A missing file falls back to the default the caller
+gives."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def folder() -> Path | None:
     candidates = []
     if os.environ.get("COMPANION_RESOURCES"):
         candidates.append(Path(os.environ["COMPANION_RESOURCES"]))
-    candidates += [_HERE.parents[2] / "resources", _HERE.parents[1] / "resources"]
+    candidates.append(_HERE.parents[1] / "resources")
     for candidate in candidates:
         if candidate.is_dir():
             return candidate

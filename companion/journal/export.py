@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from companion.errors import CancelledError, InvalidInputError
+from companion.journal.attachments import Attachments
 from companion.journal.dates import now
 from companion.journal.entries import Entry, Journal
-from companion.transfer.attachments import Attachments
 from companion.vault.header import atomic_write
 
 FORMATS = ("json", "markdown")

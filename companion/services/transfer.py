@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from companion.errors import InvalidInputError
 from companion.journal import export as exporting
+from companion.journal.attachments import Attachment, Attachments
 from companion.journal.entries import Journal
 from companion.services import Changed, Changes
 from companion.transfer import backup as backups
 from companion.transfer import importers, importing
-from companion.transfer.attachments import Attachment, Attachments
 from companion.transfer.backup import BackupInfo, BackupKey
 from companion.transfer.model import ImportReport
 from companion.vault.header import KeySlot

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from companion.errors import CancelledError, ImportFormatError, InvalidInputError
+from companion.journal.attachments import Attachments, check_image
 from companion.journal.entries import Journal, NewEntry, check_mood, normalize_tags
-from companion.transfer.attachments import Attachments, check_image
 from companion.transfer.model import (
     ALREADY_IMPORTED,
     TWICE_IN_SOURCE,

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from companion.errors import CancelledError, InvalidInputError
+from companion.journal.attachments import Attachments
 from companion.journal.entries import Journal
 from companion.journal.export import write_private
-from companion.transfer.attachments import Attachments
 
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]

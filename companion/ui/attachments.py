@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from companion.transfer.attachments import Attachment
+from companion.journal.attachments import Attachment
 from companion.ui.dialogs import ask, plain_tip
 
 MAX_PIXELS = 50_000_000  # a 48 MP phone photo fits; 50 MP of RGBA is 200 MB, under Qt's 256 MB limit

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from companion.errors import ImportFormatError, InvalidInputError
-from companion.transfer.attachments import MAX_BYTES
+from companion.journal.attachments import MAX_BYTES
 from companion.transfer.importers import load_json, read_text
 from companion.transfer.model import ImportedAttachment, ImportedEntry, ParsedSource, Skip
 

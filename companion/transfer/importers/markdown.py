@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.errors import ImportFormatError
-from companion.transfer.attachments import MAX_BYTES
+from companion.journal.attachments import MAX_BYTES
 from companion.transfer.importers import read_text
 from companion.transfer.model import ImportedAttachment, ImportedEntry, ParsedSource, Skip, stable_key
 

@@ -683,6 +683,49 @@ _PG_SCHEMA = [
         UNIQUE (mailbox, digest)
     )""",
     "CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received)",
+    # An append in one statement (one round trip, its own transaction in autocommit), the same steps as
+    # ``Storage._append_tx``: lock the mailbox row (creating it if allowed), check the capability's hash,
+    # insert each new envelope with the next number, move the counter. Answers NULL when creation is refused,
+    # {0} for another capability (nothing written in either case), else one cursor per blob, negated when the
+    # blob was already there. The hash comparison need not be constant-time: it compares SHA-256 hashes, and
+    # learning the stored hash does not give the capability.
+    """CREATE OR REPLACE FUNCTION relay_append(
+        p_mailbox TEXT, p_cap_hash BYTEA, p_digests BYTEA[], p_blobs BYTEA[], p_now DOUBLE PRECISION,
+        p_may_create BOOLEAN
+    ) RETURNS BIGINT[] LANGUAGE plpgsql AS $$
+    DECLARE
+        v_hash BYTEA;
+        v_seq BIGINT;
+        v_existing BIGINT;
+        v_out BIGINT[] := '{}';
+    BEGIN
+        SELECT cap_hash, next_seq INTO v_hash, v_seq FROM relay_mailboxes WHERE id = p_mailbox FOR UPDATE;
+        IF NOT FOUND THEN
+            IF NOT p_may_create THEN
+                RETURN NULL;
+            END IF;
+            INSERT INTO relay_mailboxes (id, cap_hash, next_seq, created, last_append)
+                VALUES (p_mailbox, p_cap_hash, 0, p_now, p_now) ON CONFLICT (id) DO NOTHING;
+            SELECT cap_hash, next_seq INTO v_hash, v_seq FROM relay_mailboxes WHERE id = p_mailbox FOR UPDATE;
+        END IF;
+        IF v_hash <> p_cap_hash THEN
+            RETURN ARRAY[0]::BIGINT[];
+        END IF;
+        FOR i IN 1 .. coalesce(array_length(p_blobs, 1), 0) LOOP
+            INSERT INTO relay_envelopes (mailbox, seq, digest, data, received)
+                VALUES (p_mailbox, v_seq + 1, p_digests[i], p_blobs[i], p_now) ON CONFLICT (mailbox, digest) DO NOTHING;
+            IF FOUND THEN
+                v_seq := v_seq + 1;
+                v_out := v_out || v_seq;
+            ELSE
+                SELECT seq INTO v_existing FROM relay_envelopes WHERE mailbox = p_mailbox AND digest = p_digests[i];
+                v_out := v_out || -v_existing;
+            END IF;
+        END LOOP;
+        UPDATE relay_mailboxes SET next_seq = v_seq, last_append = p_now WHERE id = p_mailbox;
+        RETURN v_out;
+    END
+    $$""",
 ]
 _PG_SCHEMA_LOCK = 0x636F6D70  # advisory lock id: several relay processes may start at once
 
@@ -722,7 +765,13 @@ class _SimplePool:
 
 
 class PostgresStorage(Storage):
-    """psycopg 3 with a connection pool; safe for several relay processes sharing one database."""
+    """psycopg 3 with a connection pool; safe for several relay processes sharing one database.
+
+    An append is one statement (``relay_append``, created with the schema) and a fetch is one statement, each
+    its own transaction in autocommit: one round trip apiece. On the event loop they go through psycopg's
+    asyncio connections (a pool of its own, opened on first use), without worker threads; the blocking
+    methods use a thread-safe pool. Without ``psycopg_pool`` both fall back to a small pool in threads.
+    """
 
     placeholder = "%s"
     _lock_suffix = " FOR UPDATE"
@@ -731,20 +780,25 @@ class PostgresStorage(Storage):
         import psycopg
 
         self._psycopg = psycopg
+        self._dsn, self._pool_size = dsn, pool_size
         # One direct connection first: a wrong DSN or an unreachable server fails at once with psycopg's own
         # message (a pool would retry quietly for its whole timeout), and it creates the schema.
         with psycopg.connect(dsn, connect_timeout=10, autocommit=True) as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
             for statement in _PG_SCHEMA:
                 conn.execute(statement)
+        self._apool: Any = None
+        self._apool_open: asyncio.Future[None] | None = None
         try:
             from psycopg_pool import ConnectionPool
         except ImportError:
             self._pool: Any = _SimplePool(dsn, pool_size)
+            self._async = False
         else:
             self._pool = ConnectionPool(
                 dsn, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs={"autocommit": True}
             )
+            self._async = True
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -755,8 +809,138 @@ class PostgresStorage(Storage):
     # ever point at committed envelopes and sequence numbers commit in order per mailbox.
     _read = _write
 
+    _APPEND = "SELECT relay_append(%s, %s, %s, %s, %s, %s)"
+    _HEAD = "SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = %s"
+    # The mailbox row and the page in one snapshot. ``before`` is the size of the page's earlier rows. The
+    # first row is always answered, so the second always comes along; after that, a row comes only while the
+    # rows before it fit in ``max_bytes`` (the first one that does not fit tells ``more``), the rest stay on
+    # the server.
+    _FETCH = """SELECT m.cap_hash, m.next_seq, e.seq, e.data FROM relay_mailboxes AS m
+        LEFT JOIN LATERAL (
+            SELECT seq, data, sum(octet_length(data)) OVER w - octet_length(data) AS before, row_number() OVER w AS n
+            FROM (
+                SELECT seq, data FROM relay_envelopes WHERE mailbox = m.id AND seq > %s ORDER BY seq LIMIT %s
+            ) AS page
+            WINDOW w AS (ORDER BY seq)
+        ) AS e ON e.n <= 2 OR e.before <= %s
+        WHERE m.id = %s ORDER BY e.seq"""
+
+    @staticmethod
+    def _append_params(
+        mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool
+    ) -> tuple[Any, ...]:
+        return (mailbox, cap_hash, [hashlib.sha256(b).digest() for b in blobs], list(blobs), now, may_create)
+
+    def append(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
+    ) -> list[tuple[int, bool]]:
+        """One statement, one round trip (``relay_append`` in the schema): the same steps and guarantees."""
+        with self._pool.connection() as conn:
+            row = conn.execute(self._APPEND, self._append_params(mailbox, cap_hash, blobs, now, may_create))
+            return _appended(row.fetchone()[0])
+
+    def fetch(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        with self._pool.connection() as conn:
+            rows = conn.execute(self._FETCH, (after, limit + 1, max_bytes, mailbox)).fetchall()
+        return _fetched(rows, cap_hash, after, limit, max_bytes)
+
+    def head(self, mailbox: str, cap_hash: bytes) -> int:
+        with self._pool.connection() as conn:
+            return _head(conn.execute(self._HEAD, (mailbox,)).fetchone(), cap_hash)
+
+    # -- on the event loop ------------------------------------------------------------------------------------
+
+    async def _async_pool(self) -> Any:
+        if self._apool is None:
+            from psycopg_pool import AsyncConnectionPool
+
+            self._apool = AsyncConnectionPool(
+                self._dsn, min_size=1, max_size=self._pool_size, open=False, timeout=30,
+                kwargs={"autocommit": True},
+            )
+            self._apool_open = asyncio.ensure_future(self._apool.open())
+        assert self._apool_open is not None
+        await self._apool_open
+        return self._apool
+
+    async def append_async(
+        self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
+    ) -> list[tuple[int, bool]]:
+        if not self._async:
+            return await super().append_async(mailbox, cap_hash, blobs, now, may_create)
+        params = self._append_params(mailbox, cap_hash, blobs, now, may_create)
+        async with (await self._async_pool()).connection() as conn:
+            cur = await conn.execute(self._APPEND, params)
+            return _appended((await cur.fetchone())[0])
+
+    async def fetch_async(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+        if not self._async:
+            return await super().fetch_async(mailbox, cap_hash, after, limit, max_bytes)
+        async with (await self._async_pool()).connection() as conn:
+            cur = await conn.execute(self._FETCH, (after, limit + 1, max_bytes, mailbox))
+            rows = await cur.fetchall()
+        return _fetched(rows, cap_hash, after, limit, max_bytes)
+
+    async def head_async(self, mailbox: str, cap_hash: bytes) -> int:
+        if not self._async:
+            return await super().head_async(mailbox, cap_hash)
+        async with (await self._async_pool()).connection() as conn:
+            cur = await conn.execute(self._HEAD, (mailbox,))
+            return _head(await cur.fetchone(), cap_hash)
+
+    async def ping_async(self) -> None:
+        if not self._async:
+            return await super().ping_async()
+        async with (await self._async_pool()).connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def aclose(self) -> None:
+        if self._apool is not None:
+            await self._apool.close()
+            self._apool = None
+        await super().aclose()
+
     def close(self) -> None:
         self._pool.close()
+
+
+def _head(row: Any, cap_hash: bytes) -> int:
+    if row is None:
+        raise UnknownMailbox
+    if not hmac.compare_digest(bytes(row[0]), cap_hash):
+        raise WrongCapability
+    return int(row[1])
+
+
+def _fetched(rows: list[Any], cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
+    """``PostgresStorage._FETCH``'s rows as ``fetch`` returns them (the same rules as ``Storage._fetch_tx``)."""
+    head = _head(rows[0] if rows else None, cap_hash)
+    if after > head:
+        raise CursorAhead
+    out: list[tuple[int, bytes]] = []
+    size = 0
+    more = False
+    for _, _, seq, data in rows:
+        if seq is None:
+            break
+        if len(out) == limit or (out and size + len(data) > max_bytes):
+            more = True
+            break
+        out.append((int(seq), bytes(data)))
+        size += len(data)
+    cursor = out[-1][0] if out else after
+    if not more and not out:
+        cursor = head
+    return Fetched(out, cursor, more)
+
+
+def _appended(cursors: list[int] | None) -> list[tuple[int, bool]]:
+    """``relay_append``'s answer as ``append`` returns it."""
+    if cursors is None:
+        raise CreationRefused
+    if cursors == [0]:
+        raise WrongCapability
+    return [(abs(c), c > 0) for c in cursors]
 
 
 def open_storage(*, db: str | Path | None = None, postgres: str | None = None) -> Storage:

@@ -216,12 +216,21 @@ class TransferService:
         return self._backup_key
 
 
-def restore(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
+def restore(
+    path: Path,
+    data_dir: Path,
+    passphrase: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> BackupInfo:
     """Restore a backup into an empty or new data folder (no unlocked journal needed).
 
     Verifies everything first; a damaged or altered file raises ``BackupCorruptError`` and nothing is written.
+    A folder holding only the window's preferences counts as empty. ``cancelled()`` stops it with
+    ``CancelledError``, leaving the folder as it was.
     """
-    return backups.restore_backup(Path(path), Path(data_dir), passphrase)
+    return backups.restore_backup(Path(path), Path(data_dir), passphrase, progress=progress, cancelled=cancelled)
 
 
 def verify(path: Path, passphrase: str) -> BackupInfo:

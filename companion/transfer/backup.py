@@ -36,7 +36,7 @@ import os
 import re
 import secrets
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from companion.crypto.derive import derive_key
 from companion.errors import (
     BackupCorruptError,
     BackupError,
+    CancelledError,
     CompanionError,
     InvalidInputError,
     VaultError,
@@ -65,6 +66,11 @@ SUFFIX = ".cbackup"
 AUTO_PREFIX = "companion-backup-"
 _AUTO_NAME = re.compile(re.escape(AUTO_PREFIX) + r"\d{8}-\d{6}-\d{6}(-\d+)?" + re.escape(SUFFIX))
 _STAMP = "%Y%m%d-%H%M%S-%f"  # UTC, to the microsecond: names sort in the order the backups were made
+# A data folder holding only these counts as empty for a restore: the window's preferences (no content), which
+# exist before any journal does. A restore writes only the journal's own files and never touches them.
+KEEPABLE = frozenset({"ui-settings.json"})
+Progress = Callable[[int, int], None]
+Cancelled = Callable[[], bool]
 
 
 @dataclass
@@ -304,13 +310,22 @@ def _open_key(parsed: _Parsed, passphrase: str, name: str) -> bytearray:
     return key
 
 
-def _verify(fh: BinaryIO, parsed: _Parsed, mac_key: bytes, name: str, sink: BinaryIO | None = None) -> None:
+def _verify(
+    fh: BinaryIO,
+    parsed: _Parsed,
+    mac_key: bytes,
+    name: str,
+    sink: BinaryIO | None = None,
+    step: Callable[[int], None] | None = None,
+) -> None:
     fh.seek(0)
     mac = hmac.new(mac_key, fh.read(parsed.db_offset), hashlib.sha256)
     for chunk in _chunks(fh, parsed.db_size):
         mac.update(chunk)
         if sink is not None:
             sink.write(chunk)
+        if step is not None:
+            step(len(chunk))
     tag = fh.read(TAG_BYTES)
     if not hmac.compare_digest(mac.digest(), tag):
         raise BackupCorruptError(
@@ -344,13 +359,23 @@ def _open_backup(path: Path) -> Iterator[tuple[BinaryIO, int]]:
         yield fh, os.fstat(fh.fileno()).st_size
 
 
-def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
-    """Restore ``path`` into ``data_dir``, which must be empty or not exist yet. Verify everything first.
+def restore_backup(
+    path: Path,
+    data_dir: Path,
+    passphrase: str,
+    *,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> BackupInfo:
+    """Restore ``path`` into ``data_dir``, which must be empty (but for ``KEEPABLE`` files) or not exist yet.
+    Verify everything first.
 
-    Afterwards the data folder opens with the backup's passphrase, like any journal.
+    Afterwards the data folder opens with the backup's passphrase, like any journal. ``progress(done, total)``
+    is told in bytes over both passes (check, then check-and-copy); when ``cancelled()`` turns true the restore
+    stops with ``CancelledError`` and leaves the folder as it was.
     """
     path, data_dir = Path(path), Path(data_dir)
-    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+    if data_dir.exists() and (not data_dir.is_dir() or any(p.name not in KEEPABLE for p in data_dir.iterdir())):
         raise BackupError(
             f"{data_dir} is not empty. A backup is restored only into an empty or new data folder, so that "
             "nothing there is overwritten. Nothing was restored."
@@ -360,13 +385,23 @@ def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
         parsed = _read_header(fh, total, path.name)
         key = _open_key(parsed, passphrase, path.name)
         partial = data_dir / f".{DB_NAME}.restore-{secrets.token_hex(4)}"
+        done, total_work = 0, 2 * parsed.db_size
+
+        def step(n: int) -> None:
+            nonlocal done
+            if cancelled is not None and cancelled():
+                raise CancelledError("Restore cancelled; nothing was restored.")
+            done += n
+            if progress is not None:
+                progress(done, total_work)
+
         try:
             mac_key = _mac_key(key)
-            _verify(fh, parsed, mac_key, path.name)  # everything checked before anything is written
+            _verify(fh, parsed, mac_key, path.name, step=step)  # everything checked before anything is written
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
-                _verify(fh, parsed, mac_key, path.name, sink=out)  # checked again while copying
+                _verify(fh, parsed, mac_key, path.name, sink=out, step=step)  # checked again while copying
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(partial, data_dir / DB_NAME)
@@ -375,7 +410,7 @@ def restore_backup(path: Path, data_dir: Path, passphrase: str) -> BackupInfo:
         except BaseException as exc:
             for name in (partial.name, DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", HEADER_NAME):
                 (data_dir / name).unlink(missing_ok=True)
-            if created_folder:
+            if created_folder and data_dir.exists() and not any(data_dir.iterdir()):
                 with contextlib.suppress(OSError):
                     data_dir.rmdir()
             if isinstance(exc, OSError):

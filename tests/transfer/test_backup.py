@@ -145,6 +145,44 @@ def test_restore_only_into_an_empty_folder(backup_file, tmp_path):
     assert sorted(p.name for p in empty.iterdir()) == ["vault.db", "vault.header"]
 
 
+def test_a_folder_with_only_the_window_preferences_counts_as_empty(backup_file, tmp_path):
+    """The app writes ui-settings.json before any journal exists; restoring from the first-run screen must work
+    there, and the preferences stay as they were."""
+    first_run = tmp_path / "first-run"
+    first_run.mkdir()
+    (first_run / "ui-settings.json").write_text('{"theme": "dark"}')
+    reports = []
+    restore(backup_file, first_run, PASSPHRASE, progress=lambda done, total: reports.append((done, total)))
+    assert sorted(p.name for p in first_run.iterdir()) == ["ui-settings.json", "vault.db", "vault.header"]
+    assert (first_run / "ui-settings.json").read_text() == '{"theme": "dark"}'
+    dones = [d for d, _ in reports]
+    assert dones == sorted(dones) and reports[-1][0] == reports[-1][1] > 0
+    restored = Companion(first_run)
+    restored.unlock(PASSPHRASE)
+    assert restored.journal.count() > 0
+    restored.lock()
+
+
+def test_a_cancelled_restore_leaves_the_folder_as_it_was(backup_file, tmp_path):
+    from companion.errors import CancelledError
+
+    calls = []
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "ui-settings.json").write_text("{}")
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 1  # cancel after the first chunk
+
+    with pytest.raises(CancelledError, match="nothing was restored"):
+        restore(backup_file, target, PASSPHRASE, cancelled=cancelled)
+    assert [p.name for p in target.iterdir()] == ["ui-settings.json"]
+    with pytest.raises(CancelledError):
+        restore(backup_file, tmp_path / "new", PASSPHRASE, cancelled=lambda: True)
+    assert not (tmp_path / "new").exists()
+
+
 def test_not_a_backup(tmp_path):
     other = tmp_path / "other.cbackup"
     other.write_bytes(b"SQLite format 3\x00" + bytes(100))

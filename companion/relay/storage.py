@@ -290,7 +290,8 @@ class SQLiteStorage(Storage):
     means "durably committed" while one fsync serves many appends. A refusal (``StorageRefusal``) happens
     before an operation writes anything and is answered at once; an unexpected error rolls the open
     transaction back and the group's other operations run again in the writer thread, one by one if need be.
-    Purging runs in the writer thread between groups, in batches.
+    Purging and appends of more than ``LOOP_BYTES`` run in the writer thread between groups (purging in
+    batches), so that neither holds up the loop.
 
     Reads on the event loop use one loop-owned connection (WAL readers never wait for the writer); should
     SQLite still report it busy, the read moves to a worker thread.
@@ -301,6 +302,7 @@ class SQLiteStorage(Storage):
 
     GROUP = 256  # most operations in one commit
     PURGE_BATCH = 2000  # envelopes deleted per purge transaction
+    LOOP_BYTES = 256 * 1024  # a larger append runs in the writer thread, not on the loop
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -354,8 +356,9 @@ class SQLiteStorage(Storage):
     async def append_async(
         self, mailbox: str, cap_hash: bytes, blobs: Sequence[bytes], now: float, may_create: bool = True
     ) -> list[tuple[int, bool]]:
+        big = sum(map(len, blobs)) > self.LOOP_BYTES  # copying megabytes into SQLite would hold up the loop
         result: list[tuple[int, bool]] = await self._write_async(
-            self._append_tx, (mailbox, cap_hash, blobs, now, may_create)
+            self._append_tx, (mailbox, cap_hash, blobs, now, may_create), in_thread=big
         )
         return result
 

@@ -163,3 +163,31 @@ def test_sqlite_busy_read_on_the_loop_moves_to_a_thread(tmp_path: Path, monkeypa
         assert seen == [True, False]
     finally:
         storage.close()
+
+
+def test_sqlite_large_appends_run_in_the_writer_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = SQLiteStorage(tmp_path / "large.db")
+    mailbox, cap = new_box()
+    h = capability_hash(cap)
+    loop_thread = threading.get_ident()
+    where: dict[int, bool] = {}
+    real = SQLiteStorage._append_tx
+
+    def append_tx(self: SQLiteStorage, cur: sqlite3.Cursor, mailbox: str, cap_hash: bytes, blobs, *rest):  # type: ignore[no-untyped-def]
+        where[len(blobs[0])] = threading.get_ident() == loop_thread
+        return real(self, cur, mailbox, cap_hash, blobs, *rest)
+
+    monkeypatch.setattr(SQLiteStorage, "_append_tx", append_tx)
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(
+            storage.append_async(mailbox, h, [b"s" * 1000], 1.0),
+            storage.append_async(mailbox, h, [b"L" * (SQLiteStorage.LOOP_BYTES + 1)], 1.0),
+            storage.append_async(mailbox, h, [b"t" * 2000], 1.0),
+        )
+
+    try:
+        assert asyncio.run(scenario()) == [[(1, True)], [(3, True)], [(2, True)]]  # the large one commits last
+        assert where == {1000: True, SQLiteStorage.LOOP_BYTES + 1: False, 2000: True}
+    finally:
+        storage.close()

@@ -5,9 +5,10 @@ capability) and a strictly increasing sequence number; every envelope gets the n
 
 Ordering under concurrency: the sequence counter lives in the mailbox row, and an append updates that row
 inside its transaction, so appends to one mailbox are serialised by the database (SQLite: one writer;
-PostgreSQL: the row lock taken by ``SELECT … FOR UPDATE``). A sequence number therefore becomes visible only
-after every smaller one of the same mailbox has committed, and a reader that has seen cursor N can never later
-miss an envelope below N. A global ``BIGSERIAL`` would not give that guarantee across PostgreSQL sessions.
+PostgreSQL: the row lock taken by ``SELECT … FOR UPDATE`` inside ``relay_append``). A sequence number
+therefore becomes visible only after every smaller one of the same mailbox has committed, and a reader that
+has seen cursor N can never later miss an envelope below N. A global ``BIGSERIAL`` would not give that
+guarantee across PostgreSQL sessions.
 
 Idempotency: ``(mailbox, sha256(blob))`` is unique; appending a blob that is already there returns its cursor.
 

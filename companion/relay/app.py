@@ -15,7 +15,6 @@ stored unless every check passed:
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
 import hmac
@@ -204,7 +203,7 @@ def _parse_envelopes(body: bytes, config: RelayConfig) -> list[bytes]:
                 413, "envelope_too_large", f"An envelope is larger than {config.max_envelope_bytes} bytes."
             )
         try:
-            blob = base64.b64decode(item, validate=True)
+            blob = binascii.a2b_base64(item, strict_mode=True)  # as b64decode(validate=True), without a regex
         except (binascii.Error, ValueError):
             raise _Refused(400, "malformed_base64", "An envelope is not valid base64.") from None
         if not blob:

@@ -19,6 +19,11 @@ Failures go to the status bar (never a modal every 15 minutes).
 
 The folder, N and on/off are UI settings (``ui-settings.json``): they say nothing about what is in the
 journal.
+
+**Restore** (:class:`RestoreDialog`, from the first-run screen's "Restore from a backup…"): choose a
+``.cbackup`` file and give the passphrase it was made with; the whole file is checked before anything is
+written (with progress and Cancel), it goes into this window's data folder, and the window then unlocks it with
+that passphrase. Only a data folder without a journal can take a restore, so nothing is ever overwritten.
 """
 
 from __future__ import annotations
@@ -303,6 +308,124 @@ class BackupNowDialog(QDialog):
         self.status.setAccessibleDescription(text)
 
     def done(self, result: int) -> None:
+        self.passphrase.clear()
+        super().done(result)
+
+
+class RestoreDialog(QDialog):
+    """Choose a backup file and its passphrase, and restore it into the (journal-less) data folder.
+
+    ``restore_from(path, passphrase)`` does what the Restore button does. ``restored`` carries the passphrase
+    once the journal is in place (the window unlocks with it); on failure the reason is in :attr:`status`.
+    """
+
+    restored = Signal(str)
+
+    def __init__(self, ops, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ops = ops
+        self.op = None
+        self.setWindowTitle("Restore from a backup")
+        self.setAccessibleName("Restore from a backup")
+        self.setAccessibleDescription("Bring back a journal from an encrypted backup file")
+        intro = QLabel(
+            "Choose a backup file made by Companion and type the passphrase the journal had when the backup "
+            "was made. The whole file is checked before anything is written."
+        )
+        intro.setWordWrap(True)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText(f"A file ending in {SUFFIX}")
+        self.path.setAccessibleName("Backup file")
+        self.path.setAccessibleDescription("The encrypted backup file to restore")
+        self.choose = QPushButton("Choose…")
+        self.choose.setAccessibleName("Choose backup file")
+        self.choose.setAccessibleDescription("Choose the backup file to restore")
+        where = QHBoxLayout()
+        where.addWidget(self.path, 1)
+        where.addWidget(self.choose)
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setAccessibleName("Backup passphrase")
+        self.passphrase.setAccessibleDescription("The passphrase the journal had when the backup was made")
+        form = QFormLayout()
+        form.addRow("Backup file", where)
+        form.addRow("Passphrase", self.passphrase)
+        self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Restore status")
+        buttons = QDialogButtonBox()
+        self.start_button = buttons.addButton("Restore", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start_button.setAccessibleName("Restore")
+        self.start_button.setAccessibleDescription("Check the backup and restore the journal from it")
+        self.start_button.setEnabled(False)
+        cancel = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setAccessibleName("Cancel")
+        buttons.rejected.connect(self.reject)
+        self.start_button.clicked.connect(lambda: self.restore_from(Path(self.path.text()), self.passphrase.text()))
+        self.passphrase.returnPressed.connect(self.start_button.click)
+        self.choose.clicked.connect(self._choose)
+        for field in (self.path, self.passphrase):
+            field.textChanged.connect(self._update)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.resize(560, 220)
+
+    def _update(self) -> None:
+        self.start_button.setEnabled(self.op is None and bool(self.path.text().strip() and self.passphrase.text()))
+
+    def _choose(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(
+            self, "Choose a backup", str(Path.home()), f"Companion backups (*{SUFFIX});;All files (*)"
+        )
+        if path:
+            self.path.setText(path)
+            self.passphrase.setFocus()
+
+    def restore_from(self, path: Path, passphrase: str) -> None:
+        if self.op is not None or not passphrase:
+            return
+        path = Path(path).expanduser()
+        self.start_button.setEnabled(False)
+        self._set_status("Checking the backup…")
+
+        def op(app, task):
+            from companion.services.transfer import restore
+
+            restore(path, app.data_dir, passphrase, progress=task.report, cancelled=task.is_cancelled)
+            return passphrase
+
+        self.op = self.ops.query_op(
+            op, progress="Checking and restoring the backup…", parent=self, keep_after_lock=True
+        ).success(self._done).failure(self._failed).run()
+
+    def _done(self, passphrase: str) -> None:
+        self.op = None
+        self.passphrase.clear()
+        self._set_status("Restored. Opening the journal…")
+        self.restored.emit(passphrase)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.op = None
+        self._update()
+        if not isinstance(exc, CompanionError):
+            self.ops.presenter.present(exc)
+        self._set_status(str(exc) if isinstance(exc, CompanionError) else "Nothing was restored.")
+        if isinstance(exc, CompanionError) and "passphrase" in str(exc):
+            self.passphrase.setFocus()
+            self.passphrase.selectAll()
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setAccessibleDescription(text)
+
+    def done(self, result: int) -> None:
+        if self.op is not None and self.op.task is not None:
+            self.op.task.cancel()  # closing the dialog mid-restore stops it; the folder stays as it was
         self.passphrase.clear()
         super().done(result)
 

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.create_screen = CreateScreen(str(self.data_dir))
         self.unlock_screen = UnlockScreen()
         self.create_screen.submitted.connect(self._create)
+        self.create_screen.restore_requested.connect(self.restore_from_backup)
         self.unlock_screen.submitted.connect(self._unlock)
 
         self.page_classes: list[type[Page]] = []
@@ -197,6 +198,26 @@ class MainWindow(QMainWindow):
         ).success(lambda _v: self._opened()).failure(
             lambda exc: self.create_screen.show_error(str(exc), self.create_screen.passphrase)
         ).run()
+
+    def restore_from_backup(self) -> QDialog:
+        """First run: restore a backup into this data folder, then unlock it with the backup's passphrase."""
+        from companion.ui.backup_ui import RestoreDialog
+
+        dialog = RestoreDialog(self.ops, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def restored(passphrase: str) -> None:
+            self._to_unlock(locked=False)  # the journal is there now; unlock it as if typed there
+            self.unlock_screen.set_busy(True)
+            self.unlocked.connect(self._say_restored, Qt.ConnectionType.SingleShotConnection)
+            self._unlock(passphrase)
+
+        dialog.restored.connect(restored)
+        dialog.open()
+        return dialog
+
+    def _say_restored(self) -> None:
+        self.show_status("Journal restored from the backup.")
 
     def _unlock(self, passphrase: str) -> None:
         def failed(exc: BaseException) -> None:

@@ -173,7 +173,9 @@ class _Screen(QWidget):
 
 
 class CreateScreen(_Screen):
-    """First run: a passphrase, twice, with a strength hint and the no-recovery warning."""
+    """First run: a passphrase, twice, with a strength hint and the no-recovery warning; or a restore."""
+
+    restore_requested = Signal()
 
     def __init__(self, data_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(
@@ -204,6 +206,11 @@ class CreateScreen(_Screen):
         self.create.setAccessibleName("Create journal")
         self.create.setAccessibleDescription("Create the encrypted journal with this passphrase")
         self.create.setEnabled(False)
+        self.restore = QPushButton("Restore from a backup…")
+        self.restore.setFlat(True)
+        self.restore.setAccessibleName("Restore from a backup")
+        self.restore.setAccessibleDescription("Bring back a journal from an encrypted backup file instead")
+        self.restore.clicked.connect(self.restore_requested)
         for widget in (
             self.passphrase,
             self.repeat,
@@ -214,6 +221,7 @@ class CreateScreen(_Screen):
             self.error,
             self.busy,
             self.create,
+            self.restore,
         ):
             self.layout_.addWidget(widget)
         self.watch_caps(self.passphrase, self.repeat)
@@ -224,6 +232,7 @@ class CreateScreen(_Screen):
         self.create.clicked.connect(self._submit)
         self.setTabOrder(self.passphrase, self.repeat)
         self.setTabOrder(self.repeat, self.create)
+        self.setTabOrder(self.create, self.restore)
 
     def _update(self) -> None:
         _score, words = strength(self.passphrase.text())

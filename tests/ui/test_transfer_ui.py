@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from companion.services.transfer import verify
 from companion.ui import attachments as att_ui
 from companion.ui.ops import Task
-from tests.ui.conftest import PASSPHRASE, create_journal, day, run_query, seed, wait_idle
+from tests.ui.conftest import PASSPHRASE, create_journal, day, qtbot_button, run_query, seed, wait_idle
 from tests.ui.test_privacy_a11y import interactive_widgets, open_titled
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -596,3 +596,52 @@ def test_editor_with_images_names_every_control_and_menu_lists_the_actions(qtbot
     rows = dict((what, keys) for keys, what in window.shortcut_rows())
     assert rows["File → Import"] == "Ctrl+Shift+I" and rows["File → Export"] == "Ctrl+Shift+X"
     assert "File → Back up now" in rows
+
+
+def test_restore_from_the_first_run_screen_then_unlock(qtbot, make_window, tmp_path):
+    """A new data folder: Restore from a backup… checks the file (a wrong passphrase and a damaged file are
+    refused with their reason and write nothing), restores, and opens the journal with the backup's passphrase."""
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    source = Companion(tmp_path / "old")
+    source.create("the old passphrase", params=FLOOR)
+    source.journal.add_entry("RESTOREDMARKER words from before", title="Before the move")
+    source.transfer.backup(tmp_path / "old.cbackup", passphrase="the old passphrase")
+    source.lock()
+
+    data = tmp_path / "fresh"
+    window = make_window(data)
+    assert window.stack.currentWidget() is window.create_screen
+    screen = window.create_screen
+    assert screen.restore.isVisible() and screen.restore.accessibleName() == "Restore from a backup"
+    qtbot.mouseClick(screen.restore, qtbot_button())
+    from companion.ui.backup_ui import RestoreDialog
+
+    dialog = next(d for d in window.findChildren(RestoreDialog) if d.isVisible())
+    assert not dialog.start_button.isEnabled()
+
+    dialog.path.setText(str(tmp_path / "old.cbackup"))
+    qtbot.keyClicks(dialog.passphrase, "not it")
+    qtbot.mouseClick(dialog.start_button, qtbot_button())
+    qtbot.waitUntil(lambda: "does not open" in dialog.status.text(), timeout=15000)
+    assert not data.exists() or not any(p.name.startswith("vault") for p in data.iterdir())
+
+    damaged = bytearray((tmp_path / "old.cbackup").read_bytes())
+    damaged[len(damaged) // 2] ^= 0x40
+    (tmp_path / "damaged.cbackup").write_bytes(bytes(damaged))
+    dialog.path.setText(str(tmp_path / "damaged.cbackup"))
+    dialog.passphrase.clear()
+    qtbot.keyClicks(dialog.passphrase, "the old passphrase")
+    qtbot.mouseClick(dialog.start_button, qtbot_button())
+    qtbot.waitUntil(lambda: "integrity check" in dialog.status.text(), timeout=15000)
+    assert not data.exists() or not any(p.name.startswith("vault") for p in data.iterdir())
+
+    dialog.path.setText(str(tmp_path / "old.cbackup"))
+    with qtbot.waitSignal(window.unlocked, timeout=20000):
+        qtbot.mouseClick(dialog.start_button, qtbot_button())
+    wait_idle(qtbot, window)
+    assert window.state == "main"
+    assert "restored" in window.statusBar().currentMessage().lower()
+    found = run_query(qtbot, window, lambda app: app.journal.search("RESTOREDMARKER"))
+    assert [e.title for e in found] == ["Before the move"]

@@ -653,7 +653,7 @@ class SQLiteStorage(Storage):
     def _close_now(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        self._closed = self._closing = True
         self._jobs.put(None)
         self._thread.join()
         with self._readers_lock:

@@ -226,4 +226,13 @@ CREATE TABLE member_status (                     -- available to support (1) or 
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS]
+# v4: the envelope counter of what is shown. A member's removal carries a watermark (the highest counter the
+# admin had accepted from them); anything of theirs above it that reached this device *before* the removal did
+# is taken back when the removal arrives, which needs to know each row's counter.
+V4_COUNTERS = """
+ALTER TABLE inbox ADD COLUMN counter INTEGER;
+ALTER TABLE replies ADD COLUMN counter INTEGER;
+ALTER TABLE announced_meetings ADD COLUMN counter INTEGER;
+"""
+
+MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS, V4_COUNTERS]

@@ -343,6 +343,7 @@ class SyncEngine:
     ) -> None:
         """Apply blobs in passes until no more progress: a blob may depend on another later in the batch."""
         store, conn = self.s.store, self.s.store.conn
+        self._late: list[Rejection] = []  # applied earlier, refused now that their author's removal arrived
         # Roster changes first: a removal must be known before the removed member's later items in the same batch
         # are judged, whatever order the transport delivered them in. (The peeked kind only orders the work;
         # every blob is verified in full when it is applied.)
@@ -354,10 +355,12 @@ class SyncEngine:
             next_round: list[tuple[str, bytes, int | None]] = []
             for blob_id, blob, first in todo:
                 conn.execute("SAVEPOINT blob")
+                late_mark = len(self._late)
                 try:
                     outcome, author, counter = self._one(blob_id, blob)
                 except Defer as d:
                     conn.execute("ROLLBACK TO blob")
+                    del self._late[late_mark:]
                     self._restore()
                     conn.execute("RELEASE blob")
                     deferred[blob_id] = (blob, d.reason, first)
@@ -365,6 +368,7 @@ class SyncEngine:
                     continue
                 except Reject as r:
                     conn.execute("ROLLBACK TO blob")
+                    del self._late[late_mark:]
                     self._restore()
                     store.reject(blob_id, self.s.circle_id, r.author, r.reason)
                     conn.execute("RELEASE blob")
@@ -373,6 +377,7 @@ class SyncEngine:
                 except Exception as exc:  # a bug must not stop the batch; the blob is refused and recorded
                     log.warning("could not apply a blob: %s", type(exc).__name__)
                     conn.execute("ROLLBACK TO blob")
+                    del self._late[late_mark:]
                     self._restore()
                     store.reject(blob_id, self.s.circle_id, None, "could_not_apply")
                     conn.execute("RELEASE blob")
@@ -406,6 +411,7 @@ class SyncEngine:
             else:
                 store.set_pending(self.s.circle_id, blob_id, blob, reason)
                 self._deferred.add(blob_id)
+        report.rejected.extend(self._late)
         report.deferred = len(self._deferred)
 
     def _restore(self) -> None:
@@ -534,8 +540,42 @@ class SyncEngine:
             raise
         if fields["subject"] == self.s.me.fingerprint and fields["type"] == "remove":
             self.s.store.update_circle(self.s.circle_id, state="removed")
+        ended = fields["subject"] if fields["type"] in ("remove", "leave") else fields.get("replaces")
+        if ended and isinstance(fields.get("watermark"), int) and ended != self.s.me.fingerprint:
+            self._take_back_late(str(ended), int(fields["watermark"]))
         self._changed.add("circles")
         return "applied"
+
+    def _take_back_late(self, author: str, watermark: int) -> None:
+        """``author`` stopped being a member at ``watermark`` (the highest counter of theirs the admin had
+        accepted). What of theirs above it this device applied before the removal reached it is refused now, as
+        it would have been had the removal come first: shown items, replies and meeting announcements go, and
+        the envelopes are recorded as refused (``removed_author``)."""
+        conn, cid = self.s.store.conn, self.s.circle_id
+        late = conn.execute(
+            "SELECT blob_id FROM seen_envelopes WHERE circle_id = ? AND author = ? AND counter > ? "
+            "AND outcome = 'applied'",
+            (cid, author, watermark),
+        ).fetchall()
+        if not late:
+            return
+        args = (cid, author, watermark)
+        gone = conn.execute("DELETE FROM inbox WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount
+        gone += conn.execute("DELETE FROM replies WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount
+        if conn.execute(
+            "DELETE FROM announced_meetings WHERE circle_id = ? AND author = ? AND counter > ?", args
+        ).rowcount:
+            self._changed.add("meetings")
+        if gone:
+            self._changed.add("inbox")
+        at = now_ms()
+        for (blob_id,) in late:
+            conn.execute("UPDATE seen_envelopes SET outcome = 'rejected' WHERE blob_id = ?", (blob_id,))
+            conn.execute(
+                "INSERT INTO rejections(circle_id, blob_id, author, reason, at) VALUES (?, ?, ?, 'removed_author', ?)",
+                (cid, blob_id, author, at),
+            )
+            self._late.append(Rejection(blob_id, author, "removed_author"))
 
     # boxes ----------------------------------------------------------------------------------------------------
 
@@ -659,12 +699,12 @@ class SyncEngine:
         if payload.get("expires_in_ms") is not None:
             expires = received + int(payload["expires_in_ms"])
         conn.execute(
-            "INSERT INTO inbox(item_id, circle_id, author, revision, payload, shared_at, received_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, item_id) DO UPDATE SET "
+            "INSERT INTO inbox(item_id, circle_id, author, revision, payload, shared_at, received_at, expires_at, "
+            "counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, item_id) DO UPDATE SET "
             "revision = excluded.revision, payload = excluded.payload, shared_at = excluded.shared_at, "
-            "expires_at = excluded.expires_at, read = 0",
+            "expires_at = excluded.expires_at, counter = excluded.counter, read = 0",
             (header.item_id, header.circle_id, header.author, header.revision, json.dumps(payload, ensure_ascii=False),
-             header.created_at, received, expires),
+             header.created_at, received, expires, header.counter),
         )  # fmt: skip
         self._changed.add("inbox")
         return "applied"
@@ -705,10 +745,10 @@ class SyncEngine:
             if row is not None and json.loads(row[0]).get("replies") is False and header.author != item_author:
                 raise Reject("replies_not_welcome", header.author)
         conn.execute(
-            "INSERT INTO replies(reply_id, circle_id, item_id, author, kind, text, created_at, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO replies(reply_id, circle_id, item_id, author, kind, text, created_at, received_at, counter) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (header.item_id, header.circle_id, parent, header.author, header.kind, text, header.created_at,
-             int(self.clock() * 1000)),
+             int(self.clock() * 1000), header.counter),
         )  # fmt: skip
         self._changed.add("inbox")
         return "applied"
@@ -816,11 +856,12 @@ class SyncEngine:
             raise Reject("duplicate_meeting", header.author)
         conn.execute(
             "INSERT INTO announced_meetings(circle_id, item_id, author, revision, meeting_uid, starts_at, format, "
-            "minutes, topic, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, item_id) DO "
-            "UPDATE SET revision = excluded.revision, starts_at = excluded.starts_at, format = excluded.format, "
-            "minutes = excluded.minutes, topic = excluded.topic, received_at = excluded.received_at",
+            "minutes, topic, received_at, counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(circle_id, "
+            "item_id) DO UPDATE SET revision = excluded.revision, starts_at = excluded.starts_at, format = "
+            "excluded.format, minutes = excluded.minutes, topic = excluded.topic, received_at = excluded.received_at, "
+            "counter = excluded.counter",
             (cid, iid, header.author, header.revision, m["meeting_uid"], m["starts_at"], m["format"], m["minutes"],
-             m["topic"], int(self.clock() * 1000)),
+             m["topic"], int(self.clock() * 1000), header.counter),
         )  # fmt: skip
         self._changed.add("meetings")
         return "applied"

@@ -327,3 +327,32 @@ def test_removal_and_a_later_item_in_the_same_sync(circle, shared, first_writer:
     report = ben.sync()
     assert [i.title for i in ben.inbox()] == ["Before"]
     assert "removed_author" in reasons(report)
+
+
+def test_removal_arriving_after_the_removed_members_later_item_takes_it_back(circle, shared) -> None:
+    """Ben syncs Cat's new item before he learns (from Ana) that Cat was removed before she wrote it. When the
+    removal arrives, the item and Cat's later reply go, and the sync says why; what she shared before stays."""
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    cat.circles.share(cat.entry("before", title="Before"), cid)
+    cat.sync()
+    ana.sync()
+    ben.sync()
+    ana.circles.remove_member(cid, "Cat")  # Ana has seen "Before": the watermark is above it
+    cat.circles.share(cat.entry("after", title="After"), cid)
+    before_id = next(i.item_id for i in ben.inbox() if i.title == "Before")
+    cat.circles.reply(before_id, "a late reply")
+    cat.sync()
+    ben.sync()  # Ana has not pushed the removal yet: Ben has no reason to refuse
+    assert sorted(i.title for i in ben.inbox()) == ["After", "Before"]
+    assert [r.text for r in ben.circles.replies_to(before_id)] == ["a late reply"]
+    ana.sync()  # the removal goes out
+    report = ben.sync()
+    assert [i.title for i in ben.inbox()] == ["Before"]
+    assert ben.circles.replies_to(before_id) == []
+    assert reasons(report).count("removed_author") == 2
+    logged = [r.reason for r in ben.circles.rejections(cid)]
+    assert logged.count("removed_author") == 2
+    # a later sync does not bring them back
+    ben.sync()
+    assert [i.title for i in ben.inbox()] == ["Before"]

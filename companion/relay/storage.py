@@ -792,6 +792,7 @@ class PostgresStorage(Storage):
             for statement in _PG_SCHEMA:
                 conn.execute(statement)
         self._apool: Any = None
+        self._apool_loop: asyncio.AbstractEventLoop | None = None
         self._apool_open: asyncio.Future[None] | None = None
         try:
             from psycopg_pool import ConnectionPool
@@ -855,8 +856,14 @@ class PostgresStorage(Storage):
     # -- on the event loop ------------------------------------------------------------------------------------
 
     async def _async_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._apool is not None and self._apool_loop is not loop:
+            # made on a loop that has ended (scripts and tests may run several); its connections go with it
+            self._apool = None
         if self._apool is None:
             from psycopg_pool import AsyncConnectionPool
+
+            self._apool_loop = loop
 
             self._apool = AsyncConnectionPool(
                 self._dsn, min_size=1, max_size=self._pool_size, open=False, timeout=30,
@@ -899,9 +906,9 @@ class PostgresStorage(Storage):
             await conn.execute("SELECT 1")
 
     async def aclose(self) -> None:
-        if self._apool is not None:
+        if self._apool is not None and self._apool_loop is asyncio.get_running_loop():
             await self._apool.close()
-            self._apool = None
+        self._apool = None
         await super().aclose()
 
     def close(self) -> None:

@@ -7,11 +7,14 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from companion.relay.storage import (
     CreationRefused,
+    Fetched,
+    PostgresStorage,
     SQLiteStorage,
     Storage,
     WrongCapability,
@@ -32,6 +35,12 @@ def test_async_and_blocking_paths_agree(fresh_backend: Backend) -> None:
     h, other = capability_hash(cap), capability_hash(new_box()[1])
 
     async def scenario() -> None:
+        try:
+            await on_the_loop()
+        finally:
+            await storage.aclose()  # as the server does; the blocking calls below reopen nothing
+
+    async def on_the_loop() -> None:
         assert await storage.append_async(mailbox, h, [b"a", b"b", b"a"], 1.0) == [(1, True), (2, True), (1, False)]
         with pytest.raises(WrongCapability):
             await storage.append_async(mailbox, other, [b"c"], 1.0)
@@ -42,8 +51,9 @@ def test_async_and_blocking_paths_agree(fresh_backend: Backend) -> None:
         assert (got.envelopes, got.cursor, got.more) == ([(1, b"a"), (2, b"b")], 2, False)
         await storage.ping_async()
 
+    asyncio.run(scenario())
+    storage = _open(fresh_backend)
     try:
-        asyncio.run(scenario())
         assert storage.append(mailbox, h, [b"b", b"c"], 2.0) == [(2, False), (3, True)]
         assert [c for c, _ in storage.fetch(mailbox, h, 0, 10, 1 << 20).envelopes] == [1, 2, 3]
     finally:
@@ -55,9 +65,17 @@ def test_fetch_stops_at_the_size_limit_but_returns_at_least_one(fresh_backend: B
     mailbox, cap = new_box()
     h = capability_hash(cap)
     blobs = [bytes([65 + i]) * 100 for i in range(10)]
+
+    async def on_the_loop(*args: Any) -> Fetched:  # one loop per call: PostgreSQL gets a pool for each
+        try:
+            return await storage.fetch_async(*args)
+        finally:
+            if isinstance(storage, PostgresStorage):
+                await storage._apool.close()
+
     try:
         storage.append(mailbox, h, blobs, 1.0)
-        for fetch in (storage.fetch, lambda *a: asyncio.run(storage.fetch_async(*a))):
+        for fetch in (storage.fetch, lambda *a: asyncio.run(on_the_loop(*a))):
             got = fetch(mailbox, h, 0, 100, 250)
             assert ([c for c, _ in got.envelopes], got.cursor, got.more) == ([1, 2], 2, True)
             got = fetch(mailbox, h, 2, 100, 50)  # one envelope even though it is larger than the limit

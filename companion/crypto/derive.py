@@ -38,6 +38,8 @@ __all__ = [
     "LABEL_SAFETY_NUMBER",
     "LABEL_SIGNED_MESSAGE",
     "LABEL_STANZA",
+    "LABEL_TRANSPORT_SEAL_ENC",
+    "LABEL_TRANSPORT_SEAL_NONCE",
     "Rng",
     "b32",
     "derive_key",
@@ -65,6 +67,8 @@ LABEL_FINGERPRINT: Final = "companion:v1:fingerprint"  # member id from a public
 LABEL_SAFETY_NUMBER: Final = "companion:v1:safety-number"  # safety-number chain
 LABEL_INVITE_ID: Final = "companion:v1:invite-id"  # public handle of an invite secret
 LABEL_INVITE_PROOF: Final = "companion:v1:invite-proof"  # HMAC key proving knowledge of an invite secret
+LABEL_TRANSPORT_SEAL_ENC: Final = "companion:v1:transport-seal-enc"  # AEAD key of the carrier-blind wrapping
+LABEL_TRANSPORT_SEAL_NONCE: Final = "companion:v1:transport-seal-nonce"  # HMAC key of its synthetic nonce
 
 
 def check_label(purpose: str) -> bytes:

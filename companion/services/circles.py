@@ -53,7 +53,7 @@ from companion.errors import CompanionError, InvalidInputError, NotFoundError
 from companion.journal.entries import Entry, Journal, clean_text
 from companion.services import Changed, Changes
 from companion.sync.engine import SyncEngine, SyncExchange, SyncPlan, SyncReport, exchange, purge_expired
-from companion.sync.transports import Transport, check_settings, describe, make_transport
+from companion.sync.transports import Transport, check_settings, describe, make_transport, new_seal_key
 from companion.sync.transports.base import Pulled
 
 if TYPE_CHECKING:
@@ -222,7 +222,10 @@ class CirclesService:
         suite: str = DEFAULT_SUITE,
     ) -> Changed[CircleInfo]:
         """Create a circle with me as its first admin. Give a shared ``folder``, or ``relay`` settings
-        (``{"url", "mailbox", "capability"}``, e.g. from ``relay.new_mailbox(url).to_dict()``)."""
+        (``{"url", "mailbox", "capability"}``, e.g. from ``relay.new_mailbox(url).to_dict()``).
+
+        The circle gets a fresh transport seal key (``"seal"`` in its settings, see ``transports/sealed.py``), so
+        the folder or relay only ever holds opaque ciphertext; invite codes carry it to joiners."""
         name = _name(name, "A circle name")
         if not name:
             raise InvalidInputError("Give the circle a name (only members ever see it).")
@@ -236,9 +239,10 @@ class CirclesService:
                 raise InvalidInputError(
                     f"The folder {path} does not exist. Create it (or let your file sync create it) first."
                 )
-            settings = {"kind": "folder", "path": path}
+            settings: dict[str, Any] = {"kind": "folder", "path": path}
         else:
             settings = check_settings({"kind": "relay", **(relay or {})})
+        settings.setdefault("seal", new_seal_key())
         me = self._identity()
         cid = new_id()
         row = CircleRow(cid, name, _name(display_name), settings, new_id(), suite, "active", 0, b"", None, None,
@@ -271,10 +275,15 @@ class CirclesService:
         )  # fmt: skip
 
     def set_transport(self, circle: str, settings: dict[str, Any]) -> Changed[CircleInfo]:
-        """Point this device at the circle's folder or relay (a synced folder often sits elsewhere per machine)."""
+        """Point this device at the circle's folder or relay (a synced folder often sits elsewhere per machine).
+        The circle's seal key is circle-wide, not per device: settings without one keep the circle's."""
         cid = self.find_circle(circle)
+        settings = check_settings(settings)
+        old = self._store.circle(cid).transport
+        if "seal" not in settings and "seal" in old:
+            settings["seal"] = old["seal"]
         with self._vault.transaction():
-            self._store.update_circle(cid, transport=check_settings(settings))
+            self._store.update_circle(cid, transport=settings)
         return Changed(self.get_circle(cid), Changes.CIRCLES)
 
     # -- invitations ---------------------------------------------------------------------------------------
@@ -324,7 +333,8 @@ class CirclesService:
             raise InvalidInputError("This invite has expired. Ask the facilitator for a new one.")
         settings = check_settings(invite.transport)
         if folder is not None:
-            settings = {"kind": "folder", "path": os.path.abspath(os.path.expanduser(os.fspath(folder)))}
+            local = {"kind": "folder", "path": os.path.abspath(os.path.expanduser(os.fspath(folder)))}
+            settings = {**local, "seal": settings["seal"]} if "seal" in settings else local
         me = self._identity()
         existing = {r.id: r for r in self._store.circles()}
         if invite.circle_id in existing:

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from companion.errors import CancelledError
 from companion.services.circles import CirclesService, SyncTarget, _default_factory
 from companion.sync.engine import SyncExchange, SyncPlan, SyncReport
-from companion.sync.transports import Transport, check_settings, make_transport
+from companion.sync.transports import Transport, make_transport
 from companion.ui.dialogs import plain_tip
 from companion.ui.ops import OpRunner
 
@@ -57,19 +57,18 @@ TransportMaker = Callable[[dict[str, Any], str, threading.Event], Transport]
 
 
 def ui_transport(settings: dict[str, Any], writer_id: str, stop: threading.Event | None = None) -> Transport:
-    """The window's transports: ``make_transport``'s, with the relay's normal retries and timeouts (the
-    network phase runs on the pool, not the vault worker), except that a retry's back-off ends at once with
-    ``CancelledError`` when ``stop`` is set (a lock), instead of sleeping on."""
-    settings = check_settings(settings)
-    if settings["kind"] != "relay" or stop is None:
+    """The window's transports: ``make_transport``'s (sealed like everywhere else when the circle has a seal
+    key), with the relay's normal retries and timeouts (the network phase runs on the pool, not the vault
+    worker), except that a retry's back-off ends at once with ``CancelledError`` when ``stop`` is set (a lock),
+    instead of sleeping on."""
+    if stop is None:
         return make_transport(settings, writer_id=writer_id)
-    from companion.sync.transports.relay import RelayTransport
 
     def sleep(seconds: float) -> None:
         if stop.wait(seconds):
             raise CancelledError()
 
-    return RelayTransport(settings["url"], settings["mailbox"], settings["capability"], sleep=sleep)
+    return make_transport(settings, writer_id=writer_id, relay_options={"sleep": sleep})
 
 
 class _Link:

@@ -68,6 +68,14 @@ class Person:
     def inbox(self) -> list:
         return self.app.circles.inbox()
 
+    def unseal(self, cid: str, data: bytes) -> bytes:
+        """What the engine sees of a file in the shared folder: the blob inside the circle's transport seal (a
+        member holds the seal key; the folder's host does not)."""
+        from companion.sync.transports.sealed import TransportSeal, parse_seal_key
+
+        settings = self.app.circles._store.circle(cid).transport
+        return TransportSeal(parse_seal_key(settings["seal"])).receive(data) if "seal" in settings else data
+
 
 @pytest.fixture
 def shared(tmp_path: Path) -> Path:

@@ -132,7 +132,7 @@ def test_check_in_is_sealed_to_admins_only(circle, shared: Path) -> None:
     cat.circles.check_in(meeting.uid)
     cat.sync()
     [new] = set(_files(shared)) - before
-    blob = new.read_bytes()
+    blob = ben.unseal(cid, new.read_bytes())
     bs = ben.circles._session(cid)
     header = verify_envelope(blob, bs.public_of)
     assert header.kind == checkins.KIND_CHECK_IN and header.author == cat.id
@@ -144,6 +144,8 @@ def test_check_in_is_sealed_to_admins_only(circle, shared: Path) -> None:
     opened = open_envelope(blob, me=as_.me, author_key=as_.public_of)
     assert json.loads(opened.payload)["member_id"] == cat.id
     assert meeting.uid.encode() not in blob and b"Cat" not in blob
+    raw = new.read_bytes()  # the folder's host sees neither the kind nor the author
+    assert checkins.KIND_CHECK_IN.encode() not in raw and cat.id.encode() not in raw
 
 
 def test_window_and_unannounced(circle) -> None:
@@ -210,7 +212,7 @@ def test_forged_replayed_and_unknown_are_rejected_without_stopping_the_batch(cir
 
 def _kind_and_item(f: Path, person, cid: str) -> tuple[str, str]:
     try:
-        h = verify_envelope(f.read_bytes(), person.circles._session(cid).public_of)
+        h = verify_envelope(person.unseal(cid, f.read_bytes()), person.circles._session(cid).public_of)
     except InvalidEnvelope:
         return "", ""
     return h.kind, h.item_id

@@ -10,7 +10,6 @@ from companion.errors import TransportError
 from companion.services.circles import CirclesService
 from companion.sync.engine import SyncReport
 from companion.sync.transports import Transport, make_transport
-from companion.sync.transports.folder import FolderTransport
 
 from .conftest import Person
 
@@ -87,7 +86,7 @@ def test_dropped_phases_lose_nothing(circle, shared: Path) -> None:
 class Refusing(Transport):
     """Pushes fail (a read-only folder, an unreachable relay); pulls read the real folder."""
 
-    def __init__(self, inner: FolderTransport) -> None:
+    def __init__(self, inner: Transport) -> None:
         self.inner = inner
 
     def push(self, blobs: Sequence[bytes]) -> None:
@@ -104,7 +103,7 @@ def test_only_what_the_transport_acknowledged_is_marked_sent(circle, shared: Pat
     ben.sync()
     ana.circles.share(ana.entry("waits", title="W"), cid)
     plan = ana.circles.sync_plan(cid)
-    ex = CirclesService.sync_exchange(plan, Refusing(FolderTransport(shared, plan.writer_id)))
+    ex = CirclesService.sync_exchange(plan, Refusing(make_transport(plan.transport, writer_id=plan.writer_id)))
     assert ex.sent == [] and ex.push_error
     report = ana.circles.sync_apply(ex).value
     assert report.state == "transport_failed" and "read-only" in (report.error or "")

@@ -3,20 +3,27 @@
 * ``{"kind": "folder", "path": "/path/to/shared/folder"}``
 * ``{"kind": "relay", "url": "https://relay.example.org", "mailbox": "...", "capability": "..."}``
 
+Either may also hold ``"seal": base64(32 bytes)``, the circle's transport seal key (``sealed.py``): every blob is
+then wrapped before it reaches the folder or relay, which see only opaque ciphertext. Circles created by this
+version have one; circles made before it have none and keep working unsealed. Like the capability, the seal key
+is a secret: it lives in the vault and in invite codes, and :func:`describe` never shows it.
+
 :func:`check_settings` validates settings (from the user or an invite code); :func:`make_transport` builds the
 transport for one device (``writer_id`` names its subfolder in a shared folder).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from companion.errors import InvalidInputError
 
 from .base import Pulled, Transport
+from .sealed import SealedTransport, new_seal_key, parse_seal_key
 
-__all__ = ["Pulled", "Transport", "check_settings", "describe", "make_transport"]
+__all__ = ["Pulled", "Transport", "check_settings", "describe", "make_transport", "new_seal_key"]
 
 
 def check_settings(settings: Any) -> dict[str, Any]:
@@ -24,29 +31,51 @@ def check_settings(settings: Any) -> dict[str, Any]:
     if not isinstance(settings, dict):
         raise InvalidInputError("The circle's connection settings are damaged.")
     kind = settings.get("kind")
+    out: dict[str, Any]
     if kind == "folder":
         path = settings.get("path")
         if not isinstance(path, str) or not path:
             raise InvalidInputError("A shared folder needs a path.")
-        return {"kind": "folder", "path": path}
-    if kind == "relay":
-        out = {k: settings.get(k) for k in ("url", "mailbox", "capability")}
-        if not all(isinstance(v, str) and v for v in out.values()):
+        out = {"kind": "folder", "path": path}
+    elif kind == "relay":
+        relay = {k: settings.get(k) for k in ("url", "mailbox", "capability")}
+        if not all(isinstance(v, str) and v for v in relay.values()):
             raise InvalidInputError("The relay settings are incomplete (url, mailbox and capability are needed).")
-        return {"kind": "relay", **out}
-    raise InvalidInputError(f"Unknown kind of connection {kind!r}; this version knows 'folder' and 'relay'.")
+        out = {"kind": "relay", **relay}
+    else:
+        raise InvalidInputError(f"Unknown kind of connection {kind!r}; this version knows 'folder' and 'relay'.")
+    if settings.get("seal") is not None:
+        try:
+            parse_seal_key(settings["seal"])
+        except ValueError:
+            raise InvalidInputError(
+                "The circle's connection settings are damaged (its seal key is not valid). If they came from an "
+                "invite code, ask for the code again and paste all of it."
+            ) from None
+        out["seal"] = settings["seal"]
+    return out
 
 
-def make_transport(settings: dict[str, Any], *, writer_id: str) -> Transport:
-    """The one place a circle's settings become a :class:`Transport`."""
+def make_transport(
+    settings: dict[str, Any], *, writer_id: str, relay_options: Mapping[str, Any] | None = None
+) -> Transport:
+    """The one place a circle's settings become a :class:`Transport` (sealed when the settings hold a seal key).
+    ``relay_options`` are extra keyword arguments for a relay's transport (e.g. the window's ``sleep``)."""
     settings = check_settings(settings)
+    transport: Transport
     if settings["kind"] == "folder":
         from .folder import FolderTransport
 
-        return FolderTransport(Path(settings["path"]), writer_id)
-    from .relay import RelayTransport
+        transport = FolderTransport(Path(settings["path"]), writer_id)
+    else:
+        from .relay import RelayTransport
 
-    return RelayTransport(settings["url"], settings["mailbox"], settings["capability"])
+        transport = RelayTransport(
+            settings["url"], settings["mailbox"], settings["capability"], **dict(relay_options or {})
+        )
+    if "seal" in settings:
+        transport = SealedTransport(transport, parse_seal_key(settings["seal"]))
+    return transport
 
 
 def describe(settings: dict[str, Any]) -> str:

@@ -104,6 +104,60 @@ def people(tmp_path: Path) -> Iterator[dict[str, Person]]:
         p.app.lock()
 
 
+def forget_seal(person: Person, cid: str) -> None:
+    """Make ``person``'s settings for the circle what a version before the transport seal stored (no seal key):
+    a circle created before the seal, or a member whose older app dropped the key it did not know."""
+    settings = person.app.circles._store.circle(cid).transport
+    settings.pop("seal", None)
+    with person.app.vault.transaction():
+        person.app.circles._store.update_circle(cid, transport=settings)
+
+
+#: Kinds whose strings appear in clear in an unsealed envelope's header (and the two blob magics).
+HEADER_KINDS = ("item", "reply", "roster", "attendance.meeting", "attendance.check_in")
+
+
+def three_member_flow(people: dict[str, Person], names: tuple[str, str, str], *, sealed: bool = True,
+                      **where: Any) -> list[str]:  # fmt: skip
+    """A circle (``where``: ``folder=`` or ``relay=``) with an admin and two joiners: a share, a reply, a meeting
+    announcement and a check-in, each delivered. Returns every header field a carrier could learn: the circle,
+    item, reply, announcement and check-in ids, the members' ids and the invites' ids."""
+    from datetime import datetime
+
+    admin, ben, cat = (people[n] for n in names)
+    cid = admin.circles.create_circle("Group", display_name=admin.name, **where).value.id
+    if not sealed:
+        forget_seal(admin, cid)  # as if made before the seal: its invites then carry no key either
+    invite_ids = []
+    for p in (ben, cat):
+        invite = admin.circles.invite(cid).value
+        invite_ids.append(invite.invite_id)
+        p.circles.join(invite.code, display_name=p.name)
+        p.sync()
+        admin.sync()
+        p.sync()
+    ben.sync()
+    item = admin.circles.share(admin.entry("hello, circle", title="Hi"), cid).value
+    admin.sync()
+    ben.sync()
+    reply = ben.circles.reply(item.item_id, "thank you").value
+    now = datetime.now().astimezone().replace(microsecond=0)
+    meeting = admin.app.attendance.add_meeting(now, "in_person", 90, circle_id=cid).value
+    announcement = admin.circles.announce_meeting(meeting.id).value
+    ben.sync()
+    admin.sync()
+    cat.sync()
+    check_in = cat.circles.check_in(meeting.uid).value
+    cat.sync()
+    admin.sync()
+    assert [i.text for i in cat.inbox()] == ["hello, circle"]
+    assert [r.text for r in admin.circles.replies_to(item.item_id)] == ["thank you"]
+    assert [c.check_in.member_id for c in admin.app.attendance.pending_check_ins()] == [cat.id]
+    assert all(p.circles.get_circle(cid).state == "active" for p in (admin, ben, cat))
+    return [cid, item.item_id, reply.reply_id, announcement.item_id, check_in.message_id,
+            admin.id, ben.id, cat.id, *invite_ids]  # fmt: skip
+
+
 @pytest.fixture
 def circle(people: dict[str, Person], shared: Path) -> tuple[str, dict[str, Person]]:
     """Ana's circle with Ben and Cat admitted and everyone synced."""

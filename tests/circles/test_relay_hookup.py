@@ -63,3 +63,22 @@ def test_circle_over_relay(people, relay_url: str, tmp_path: Path) -> None:
     assert [r.text for r in ana.circles.replies_to(item.item_id)] == ["got it"]
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
     assert stored and mark.encode() not in stored
+
+
+def test_three_members_sealed_over_a_relay_leave_no_header_field_in_its_database(people, relay_url: str,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    """The relay's database holds no circle, item, member or invite id and no kind of a sealed circle; the same
+    flow in a circle made before the seal (other people, same relay) shows the scan would have seen them."""
+    from companion.sync.transports.relay import new_mailbox
+    from tests.circles.conftest import HEADER_KINDS, three_member_flow
+
+    def stored() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.glob("relay.db*"))
+
+    secrets = three_member_flow(people, ("ana", "ben", "cat"), relay=new_mailbox(relay_url).to_dict())
+    sealed = stored()
+    assert [s for s in (*secrets, *HEADER_KINDS, "CPNE", "CPNI") if s.encode() in sealed] == []
+    control = three_member_flow(people, ("dan", "eve", "fay"), sealed=False, relay=new_mailbox(relay_url).to_dict())
+    both = stored()
+    assert [s for s in (*control, *HEADER_KINDS) if s.encode() not in both] == []
+    assert [s for s in secrets if s.encode() in both] == []

@@ -149,3 +149,24 @@ def test_a_share_arrives_through_the_push_channel_and_listeners_stop(qtbot, make
         assert next(m for m in ana.circles.members(cid) if m.name == "Ben").status == "left"
     finally:
         ana.app.lock()
+
+
+def test_the_windows_transports_are_sealed_like_every_other(tmp_path: Path) -> None:
+    from companion.errors import CancelledError
+    from companion.sync.transports import new_seal_key
+    from companion.sync.transports.folder import FolderTransport
+    from companion.sync.transports.relay import RelayTransport
+    from companion.sync.transports.sealed import SealedTransport
+    from companion.ui.sync_status import ui_transport
+
+    seal = new_seal_key()
+    relay = {"kind": "relay", **new_mailbox("http://127.0.0.1:9").to_dict(), "seal": seal}
+    stop = threading.Event()
+    t = ui_transport(relay, "writeraaaaaaaaaaaaaa", stop)
+    assert isinstance(t, SealedTransport) and isinstance(t.inner, RelayTransport)
+    stop.set()  # a lock: the retry's back-off ends at once, through the seal too
+    with pytest.raises(CancelledError):
+        t.push([b"CPNE x"])
+    t.close()
+    folder = ui_transport({"kind": "folder", "path": str(tmp_path), "seal": seal}, "writeraaaaaaaaaaaaaa", stop)
+    assert isinstance(folder, SealedTransport) and isinstance(folder.inner, FolderTransport)

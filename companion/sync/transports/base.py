@@ -24,7 +24,8 @@ class Pulled:
 
 
 class Transport(ABC):
-    """One circle's channel. Implementations: ``folder.FolderTransport``, ``relay.RelayTransport``."""
+    """One circle's channel. Implementations: ``folder.FolderTransport``, ``relay.RelayTransport``; either may be
+    seen through ``sealed.SealedTransport`` (the circle's transport seal), which keeps this same contract."""
 
     @abstractmethod
     def push(self, blobs: Sequence[bytes]) -> None:

@@ -169,3 +169,13 @@ def test_an_unsealed_blob_in_a_sealed_circle_passes_through(circle, shared: Path
     ana.sync()
     ben.sync()
     assert [i.text for i in ben.inbox()] == ["from an older app"]
+
+
+def test_the_seal_key_is_only_inside_the_encrypted_vault(circle, shared: Path, tmp_path: Path) -> None:
+    cid, p = circle
+    ana = p["ana"]
+    key = ana.app.circles._store.circle(cid).transport["seal"]
+    ana.app.lock()
+    for needle in (key.encode(), parse_seal_key(key)):
+        assert not [f for f in (tmp_path / "vaults").rglob("*") if f.is_file() and needle in f.read_bytes()]
+        assert needle not in folder_bytes(shared)

@@ -28,7 +28,7 @@ import queue
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,12 +202,7 @@ class Storage(ABC):
 
     def _authorise(self, cur: Any, mailbox: str, cap_hash: bytes) -> int:
         cur.execute(self._sql("SELECT cap_hash, next_seq FROM relay_mailboxes WHERE id = ?"), (mailbox,))
-        row = cur.fetchone()
-        if row is None:
-            raise UnknownMailbox
-        if not hmac.compare_digest(bytes(row[0]), cap_hash):
-            raise WrongCapability
-        return int(row[1])
+        return _head(cur.fetchone(), cap_hash)
 
     def fetch(self, mailbox: str, cap_hash: bytes, after: int, limit: int, max_bytes: int) -> Fetched:
         """Envelopes after ``after``, oldest first: at most ``limit`` and about ``max_bytes`` (≥ 1)."""
@@ -222,19 +217,7 @@ class Storage(ABC):
             self._sql("SELECT seq, data FROM relay_envelopes WHERE mailbox = ? AND seq > ? ORDER BY seq LIMIT ?"),
             (mailbox, after, limit + 1),
         )
-        out: list[tuple[int, bytes]] = []
-        size = 0
-        more = False
-        for seq, data in cur:  # row by row: stop reading at the size limit
-            if len(out) == limit or (out and size + len(data) > max_bytes):
-                more = True
-                break
-            out.append((int(seq), bytes(data)))
-            size += len(data)
-        cursor = out[-1][0] if out else after
-        if not more and not out:
-            cursor = head  # nothing in between (purged or never there): skip ahead to the head
-        return Fetched(out, cursor, more)
+        return _page(cur, head, after, limit, max_bytes)  # row by row: reading stops at the size limit
 
     def head(self, mailbox: str, cap_hash: bytes) -> int:
         """The mailbox's latest cursor (0 while empty). Raises ``UnknownMailbox`` / ``WrongCapability``."""
@@ -916,6 +899,7 @@ class PostgresStorage(Storage):
 
 
 def _head(row: Any, cap_hash: bytes) -> int:
+    """A mailbox row's ``(cap_hash, next_seq)`` → its head; refuses a missing mailbox or another capability."""
     if row is None:
         raise UnknownMailbox
     if not hmac.compare_digest(bytes(row[0]), cap_hash):
@@ -928,12 +912,16 @@ def _fetched(rows: list[Any], cap_hash: bytes, after: int, limit: int, max_bytes
     head = _head(rows[0] if rows else None, cap_hash)
     if after > head:
         raise CursorAhead
+    return _page(((seq, data) for _, _, seq, data in rows if seq is not None), head, after, limit, max_bytes)
+
+
+def _page(rows: Iterable[tuple[Any, Any]], head: int, after: int, limit: int, max_bytes: int) -> Fetched:
+    """``(seq, data)`` rows in cursor order → one fetch answer: at most ``limit`` envelopes and about
+    ``max_bytes`` (always at least one); stops reading ``rows`` at the limit."""
     out: list[tuple[int, bytes]] = []
     size = 0
     more = False
-    for _, _, seq, data in rows:
-        if seq is None:
-            break
+    for seq, data in rows:
         if len(out) == limit or (out and size + len(data) > max_bytes):
             more = True
             break
@@ -941,7 +929,7 @@ def _fetched(rows: list[Any], cap_hash: bytes, after: int, limit: int, max_bytes
         size += len(data)
     cursor = out[-1][0] if out else after
     if not more and not out:
-        cursor = head
+        cursor = head  # nothing in between (purged or never there): skip ahead to the head
     return Fetched(out, cursor, more)
 
 

@@ -262,6 +262,19 @@ CREATE INDEX IF NOT EXISTS relay_envelopes_received ON relay_envelopes (received
 _Op = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
+    """A cursor reading one snapshot (a read transaction) of ``conn`` for the whole block."""
+    cur = conn.cursor()
+    cur.execute("BEGIN")
+    try:
+        yield cur
+    finally:
+        if conn.in_transaction:
+            cur.execute("COMMIT")
+        cur.close()
+
+
 class SQLiteStorage(Storage):
     """One file, WAL, ``synchronous=FULL``; one write connection, a writer thread that commits, and readers.
 
@@ -431,14 +444,8 @@ class SQLiteStorage(Storage):
         if conn is None:
             conn = self._loop_reader = self._connect(busy_timeout=0)  # never wait on the loop
             conn.execute("PRAGMA query_only=ON")
-        cur = conn.cursor()
-        cur.execute("BEGIN")
-        try:
+        with _snapshot(conn) as cur:
             yield cur
-        finally:
-            if conn.in_transaction:
-                cur.execute("COMMIT")
-            cur.close()
 
     async def _read_async(self, fn: Callable[..., T], *args: Any) -> T:
         self._attach()
@@ -608,14 +615,8 @@ class SQLiteStorage(Storage):
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
-        cur = conn.cursor()
-        cur.execute("BEGIN")  # one snapshot for the whole read
-        try:
+        with _snapshot(conn) as cur:
             yield cur
-        finally:
-            if conn.in_transaction:
-                cur.execute("COMMIT")
-            cur.close()
 
     def close(self) -> None:
         if self._closed:

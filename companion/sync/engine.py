@@ -560,14 +560,9 @@ class SyncEngine:
         if not late:
             return
         args = (cid, author, watermark)
-        gone = conn.execute("DELETE FROM inbox WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount
-        gone += conn.execute("DELETE FROM replies WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount
-        if conn.execute(
-            "DELETE FROM announced_meetings WHERE circle_id = ? AND author = ? AND counter > ?", args
-        ).rowcount:
-            self._changed.add("meetings")
-        if gone:
-            self._changed.add("inbox")
+        for table, view in (("inbox", "inbox"), ("replies", "inbox"), ("announced_meetings", "meetings")):
+            if conn.execute(f"DELETE FROM {table} WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount:
+                self._changed.add(view)
         at = now_ms()
         for (blob_id,) in late:
             conn.execute("UPDATE seen_envelopes SET outcome = 'rejected' WHERE blob_id = ?", (blob_id,))

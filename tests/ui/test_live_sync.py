@@ -8,7 +8,6 @@ when the circle is left, and no thread is left behind.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,39 +20,9 @@ from companion.sync.transports.relay import new_mailbox
 from companion.ui.sync_status import controller_for
 from tests.circles.conftest import Person
 from tests.relay.conftest import RelayProcess, make_backend
+from tests.relay.hanging import HangingRelay
 from tests.ui.conftest import PASSPHRASE, run_query
 from tests.ui.test_circles_ui import new_window, page, run_op, sync
-
-
-class HangingRelay:
-    """Accepts every connection and never answers (a relay behind a broken proxy, a black-holed network)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="hanging-relay", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        """Hang up on everyone: waiting requests fail at once instead of at their timeout."""
-        self._stop.set()
-        self._thread.join(2)
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -16,6 +16,12 @@ Behaviour behind the :class:`~companion.sync.transports.base.Transport` interfac
   was reset or restored), the transport starts again from the beginning: receiving is idempotent.
 - ``wait`` listens on the relay's server-sent-events channel in a background thread and returns early when the
   mailbox's head moves past what ``pull`` has seen. Offline, it sleeps like the base class.
+- ``abort`` (from any thread) ends every request in flight at once, the push channel's included, even against a
+  relay that accepted the connection and never answers: they raise ``CancelledError`` instead of waiting for
+  their timeout (15 s, then a retry). The window calls it when it locks or closes; ``close`` does it too.
+  Closing an ``httpx.Client`` from another thread would not: closing a socket does not wake a thread blocked
+  reading it (Linux), and httpx's pool only refuses new requests. So a transport's connections come from an
+  :class:`_AbortableBackend`, which keeps a duplicate of every socket it opens and shuts them all down.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+from httpcore._backends.sync import SyncStream  # httpcore's own socket stream (httpx pins httpcore 1.*)
 
-from companion.errors import RelayAccessError, TransportError
+from companion.errors import CancelledError, RelayAccessError, TransportError
 
 from .base import Pulled, Transport
 
@@ -105,8 +113,135 @@ def check_relay_url(url: str, *, allow_insecure_http: bool = False) -> str:
     return url.rstrip("/")
 
 
+class _AbortableBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, plus :meth:`abort`: from any thread, shut down every socket this backend opened
+    (connecting, in the TLS handshake, or waiting for an answer: each blocked call returns at once with an error)
+    and refuse new connections.
+
+    It keeps a duplicate of each socket (``dup()``: the same connection in the kernel under a second file
+    descriptor), so the shutdown reaches the connection whatever wraps it (a TLS socket takes over the original's
+    descriptor). The duplicate is closed with the stream."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: set[socket.socket] = set()
+        self.aborted = False
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            handles = list(self._handles)
+        for handle in handles:
+            with contextlib.suppress(OSError):
+                handle.shutdown(socket.SHUT_RDWR)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        # socket.create_connection, with each socket registered before it connects (so a relay that never
+        # completes the TCP handshake can be aborted too).
+        if self.aborted:
+            raise httpcore.ConnectError("aborted")
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        failure: OSError | None = None
+        for family, kind, proto, _name, address in infos:
+            sock = socket.socket(family, kind, proto)
+            handle = self._track(sock)
+            try:
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.settimeout(timeout)
+                if local_address is not None:
+                    sock.bind((local_address, 0))
+                sock.connect(address)
+                if self.aborted:  # shut down while connecting
+                    raise ConnectionAbortedError("aborted")
+            except OSError as exc:
+                self._forget(handle)
+                sock.close()
+                failure = exc
+                if self.aborted:
+                    break
+                continue
+            return _TrackedStream(SyncStream(sock), self, handle)
+        if isinstance(failure, TimeoutError):
+            raise httpcore.ConnectTimeout(str(failure))
+        raise httpcore.ConnectError(str(failure or "no address"))
+
+    def _track(self, sock: socket.socket) -> socket.socket:
+        handle = sock.dup()
+        with self._lock:
+            self._handles.add(handle)
+            aborted = self.aborted
+        if aborted:
+            with contextlib.suppress(OSError):
+                handle.shutdown(socket.SHUT_RDWR)
+        return handle
+
+    def _forget(self, handle: socket.socket) -> None:
+        with self._lock:
+            self._handles.discard(handle)
+        handle.close()
+
+
+class _TrackedStream(httpcore.NetworkStream):
+    """A stream of :class:`_AbortableBackend`: httpcore's own, and its socket's duplicate dropped on close."""
+
+    def __init__(self, inner: httpcore.NetworkStream, backend: _AbortableBackend, handle: socket.socket) -> None:
+        self._inner, self._backend, self._handle = inner, backend, handle
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._backend._forget(self._handle)
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        try:
+            tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            self.close()
+            raise
+        return _TrackedStream(tls, self._backend, self._handle)  # the same connection: the same duplicate
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _abortable_client(backend: _AbortableBackend, timeout: httpx.Timeout) -> httpx.Client:
+    """An ``httpx.Client`` whose connections come from ``backend``. httpx takes no network backend, so its
+    transport's connection pool is replaced by the same pool (httpx's default limits) with the backend."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=backend,
+    )
+    return httpx.Client(timeout=timeout, transport=transport)
+
+
 class RelayTransport(Transport):
-    """One circle's mailbox on a relay. Thread-safe for one ``push``/``pull`` caller plus ``wait``."""
+    """One circle's mailbox on a relay. Thread-safe for one ``push``/``pull`` caller plus ``wait``, and for
+    ``abort`` / ``close`` from any thread."""
 
     def __init__(
         self,
@@ -130,7 +265,8 @@ class RelayTransport(Transport):
         self.mailbox = mailbox
         self._auth = {"Authorization": f"Bearer {capability}"}
         self._own_client = client is None
-        self._client = client or httpx.Client(timeout=timeout)
+        self._network = _AbortableBackend()  # a given client's requests cannot be cut short, only refused after
+        self._client = client or _abortable_client(self._network, httpx.Timeout(timeout))
         self._timeout = timeout
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._batch_bytes, self._batch_count = batch_bytes, batch_count
@@ -145,8 +281,8 @@ class RelayTransport(Transport):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
-        self._stream_response: httpx.Response | None = None
         self._lock = threading.Lock()
+        self._aborted = threading.Event()
         self.connected = threading.Event()  # set while the push channel is open (for tests and the UI)
 
     @classmethod
@@ -160,9 +296,11 @@ class RelayTransport(Transport):
         last: str = ""
         for attempt in range(self._retries + 1):
             delay = min(self._max_backoff, self._backoff * (2**attempt)) * (0.5 + random.random() / 2)
+            self._check_aborted()
             try:
                 response = self._client.request(method, url, headers=headers, **kwargs)
             except httpx.HTTPError as exc:  # connect/read/write errors and timeouts
+                self._check_aborted()  # ended by abort(): not the relay's doing, and not retried
                 last = type(exc).__name__
             else:
                 if response.status_code not in RETRY_STATUS:
@@ -176,6 +314,10 @@ class RelayTransport(Transport):
             f"The relay at {self.base_url} could not be reached ({last}). Nothing was lost: "
             "outgoing items wait in the outbox and are sent later."
         )
+
+    def _check_aborted(self) -> None:
+        if self._aborted.is_set():
+            raise CancelledError("The relay request was cancelled (the journal locked or closed).")
 
     def _refusal(self, response: httpx.Response) -> TransportError:
         code = _error_code(response)
@@ -209,6 +351,7 @@ class RelayTransport(Transport):
         body limit is not sent requests it would cut off mid-upload. Best effort; 413 halving remains."""
         if self._limits_known:
             return
+        self._check_aborted()
         try:
             limits = self._client.get(f"{self.base_url}/healthz", timeout=self._timeout).json()["limits"]
             self._batch_bytes = min(self._batch_bytes, int(limits["max_body_bytes"]) - 1024)
@@ -304,23 +447,22 @@ class RelayTransport(Transport):
 
     def wait(self, timeout: float) -> bool:
         self._ensure_listener()
-        if self._wake.is_set():
-            self._wake.clear()
-            return True
-        woke = self._wake.wait(timeout)
+        woke = self._wake.is_set() or self._wake.wait(timeout)
         self._wake.clear()
-        return woke
+        return woke and not self._aborted.is_set()  # abort() wakes a waiter, but nothing arrived
+
+    def abort(self) -> None:
+        """From any thread, without waiting: end every request in flight (push, pull, the push channel) at once,
+        even one a relay accepted and never answers; it and every later request raise ``CancelledError``. For a
+        lock or a window closing. Only this transport's own connections can be cut (not a given ``client``'s)."""
+        self._aborted.set()
+        self._stop.set()
+        self._wake.set()
+        self._network.abort()
 
     def close(self) -> None:
-        self._stop.set()
-        response = self._stream_response
-        if response is not None:
-            # The listener is blocked reading the stream; shutting the socket down wakes it at once.
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        """Abort what is in flight, stop the push channel, release the connections. Safe to call twice."""
+        self.abort()
         if self._listener is not None and self._listener is not threading.current_thread():
             self._listener.join(timeout=2.0)
         if self._own_client:
@@ -336,20 +478,18 @@ class RelayTransport(Transport):
     def _listen(self) -> None:
         failures = 0
         timeout = httpx.Timeout(self._timeout, read=self._stream_read_timeout)
-        with httpx.Client(timeout=timeout) as client:
+        with _abortable_client(self._network, timeout) as client:
             while not self._stop.is_set():
                 try:
                     with client.stream("GET", f"{self._path}/events", headers=self._auth) as response:
                         if response.status_code != 200:
                             raise _StreamRefused(response.status_code)
-                        self._stream_response = response
                         self.connected.set()
                         failures = 0
                         self._read_events(response)
                 except (httpx.HTTPError, _StreamRefused, ValueError, RuntimeError) as exc:
                     log.debug("push channel closed: %s", type(exc).__name__)
                 finally:
-                    self._stream_response = None
                     self.connected.clear()
                 failures += 1
                 self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)) * (0.5 + random.random() / 2))

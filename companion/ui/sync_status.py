@@ -12,7 +12,9 @@ and another pass while the report says ``again`` (e.g. to send the welcome an ad
 While a relay is slow or unreachable the journal still saves and searches: only the pool thread waits, with the
 transport's normal retries and timeouts. A lock bumps a token (and the op runner's generation), so a pass
 interrupted by it is dropped between phases: nothing is written after the lock, and nothing is lost (the outbox
-and the cursor change only in the apply).
+and the cursor change only in the apply). The lock (and closing the window) also aborts each relay transport's
+requests in flight (``RelayTransport.abort``: their sockets are shut down), so a relay that accepted a request
+and never answers holds up neither: the exchange ends with ``CancelledError`` at once, not at its 15 s timeout.
 
 **Live updates.** While unlocked, each active or joining relay circle has a listener thread
 (``companion-live-<circle>``) calling the relay transport's ``wait()`` (the relay's server-sent events); when
@@ -113,8 +115,18 @@ class _Link:
             self._close_transport()
 
     def close(self) -> None:
-        """Stop listening and release the transport (without waiting: a listener closes it on its way out)."""
+        """Stop listening, end the transport's requests in flight at once (a relay that never answers must not
+        hold up a lock or closing: ``RelayTransport.abort``), and release the transport. Never waits: a
+        listener closes it on its way out, which is at once now."""
         self.stop.set()
+        with self._lock:
+            transport = self._transport
+        abort = getattr(transport, "abort", None)  # relays (through the seal too); folders have nothing to cut
+        if abort is not None:
+            try:
+                abort()
+            except Exception as exc:
+                log.warning("could not abort a transport: %s", type(exc).__name__)
         if self.listener is None or not self.listener.is_alive():
             self._close_transport()
 

@@ -14,8 +14,9 @@ the passphrase; the transfer service keeps the *derived* key in memory until the
 **Automatic backups** (:class:`AutoBackup`): while unlocked, a timer checks every 15 minutes whether the
 newest automatic backup in the chosen folder is older than a day (the folder *is* the schedule's state:
 nothing else is stored), and writes one with ``backup_to_folder(folder, keep=N)``, which then keeps only the
-newest N files named ``companion-backup-….cbackup``; on lock, a due backup is written before the vault closes.
-Failures go to the status bar (never a modal every 15 minutes).
+newest N files named ``companion-backup-….cbackup``; on lock, and when the window closes, a due backup is
+written before the vault closes. Failures go to the status bar (never a modal every 15 minutes); closing asks
+"Close anyway?" (the window's ``closeEvent``).
 
 The folder, N and on/off are UI settings (``ui-settings.json``): they say nothing about what is in the
 journal.
@@ -28,6 +29,7 @@ that passphrase. Only a data folder without a journal can take a restore, so not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -141,9 +143,17 @@ class AutoBackup(QObject):
         self.stop()
         self.check(on_lock=True)
 
-    def check(self, *, on_lock: bool = False) -> None:
+    def before_close(self, then: Callable[[tuple], None]) -> None:
+        """Called by the window when it is about to close: write a due backup first (on the vault worker), then
+        ``then(result)`` with :attr:`finished`'s tuple. ``then`` always runs, a lock meanwhile included."""
+        self.stop()
+        self.check(on_lock=True, then=then)
+
+    def check(self, *, on_lock: bool = False, then: Callable[[tuple], None] | None = None) -> None:
         if not self.wants_key():
             self.finished.emit(("off", None))
+            if then is not None:
+                then(("off", None))
             return
         folder, keep, interval = Path(self.settings.backup_folder), self.settings.backup_keep, self.interval
 
@@ -158,20 +168,31 @@ class AutoBackup(QObject):
             info, removed = app.transfer.backup_to_folder(folder, keep=keep)
             return ("done", info, removed)
 
-        self.ops.query_op(op, keep_after_lock=on_lock).success(self._result).failure(self._failed).run()
+        self.ops.query_op(op, keep_after_lock=on_lock).success(lambda r: self._result(r, then)).failure(
+            lambda exc: self._failed(exc, then)
+        ).run()
 
-    def _result(self, result: tuple) -> None:
+    def _result(self, result: tuple, then: Callable[[tuple], None] | None = None) -> None:
         if result[0] == "done":
             self.status(f"Automatic backup written ({_size(result[1].size)}).")
         elif result[0] == "no key" and not self._told_no_key:
             self._told_no_key = True
             self.status("Automatic backups need your passphrase once: use File → Back up now….")
         self.finished.emit(result)
+        if then is not None:
+            then(result)
 
-    def _failed(self, exc: BaseException) -> None:
-        message = str(exc) if isinstance(exc, CompanionError) else "the backup could not be written"
+    def _failed(self, exc: BaseException, then: Callable[[tuple], None] | None = None) -> None:
+        if isinstance(exc, CompanionError):
+            message = str(exc)
+        elif isinstance(exc, OSError):  # e.g. the folder is gone, or is not a folder
+            message = f"the backup folder could not be used ({exc.strerror or type(exc).__name__})"
+        else:
+            message = "the backup could not be written"
         self.status(f"Automatic backup failed: {message}")
         self.finished.emit(("failed", message))
+        if then is not None:
+            then(("failed", message))
 
 
 class BackupNowDialog(QDialog):

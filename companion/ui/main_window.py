@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
+    QProgressBar,
     QStackedWidget,
     QStatusBar,
     QVBoxLayout,
@@ -62,6 +64,9 @@ class MainWindow(QMainWindow):
         self.ops = OpRunner(self.companion, self.presenter)
         self.ops.changed.connect(self._fan_out)
         self.state = ""
+        self._closing = ""  # "backup": writing a backup before closing (or asking about its failure); "go"
+        self.closing_note: ClosingNote | None = None
+        self.close_question: QMessageBox | None = None
 
         status = QStatusBar()
         status.setAccessibleName("Status")
@@ -460,6 +465,83 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.state == "closed":
+            super().closeEvent(event)
+            return
+        if self._closing == "backup":  # a backup before closing is being written, or its failure asked about
+            event.ignore()
+            return
+        if self.state == "main" and self._closing != "go" and self.backups.wants_key():
+            event.ignore()
+            self._back_up_then_close()
+            return
+        self._tear_down()
+        super().closeEvent(event)
+
+    def _back_up_then_close(self) -> None:
+        """Closing while unlocked with automatic backups on does what a lock does: the editor's last words are
+        saved, then a due backup is written on the vault worker, and the window closes when that is done. If it
+        takes a moment, a small note says so; if it fails, the person is asked whether to close anyway."""
+        self._closing = "backup"
+        self.journal.editor.flush()  # queued first: the backup has what was just typed
+        self.idle.stop()
+        self.closing_note = ClosingNote(self)
+        self.backups.before_close(self._closing_backup_done)
+
+    def _closing_backup_done(self, result: tuple) -> None:
+        if self.closing_note is not None:
+            self.closing_note.finish()
+            self.closing_note = None
+        if self._closing != "backup":
+            return
+        if result[0] != "failed":
+            self._close_now()
+            return
+        reason = str(result[1]).strip()
+        if not reason.endswith((".", "!", "?")):
+            reason += "."
+        text = (
+            "The automatic backup could not be written before closing:\n\n"
+            f"{reason[:1].upper()}{reason[1:]}\n\n"
+            "Your journal itself is saved; only this backup is missing. Close anyway?"
+        )
+        box = QMessageBox(QMessageBox.Icon.Warning, "Backup not written", text, parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        close_anyway = box.addButton("Close anyway", QMessageBox.ButtonRole.AcceptRole)
+        close_anyway.setAccessibleName("Close anyway")
+        stay = box.addButton("Don't close", QMessageBox.ButtonRole.RejectRole)
+        stay.setAccessibleName("Don't close")
+        box.setDefaultButton(stay)  # Enter or Escape keeps the window (and its chance of a backup)
+        box.setEscapeButton(stay)
+        box.setAccessibleName("Backup not written")
+        box.setAccessibleDescription(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            self.close_question = None
+            if box.clickedButton() is close_anyway:
+                self._close_now()
+            else:
+                self._stay_open()
+
+        box.finished.connect(answered)
+        self.close_question = box
+        box.open()
+
+    def _close_now(self) -> None:
+        self._closing = "go"
+        self.close()
+
+    def _stay_open(self) -> None:
+        self._closing = ""
+        if self.state == "main":  # (a lock meanwhile leaves it locked)
+            self.idle.start()
+            self.backups.start()
+            self.show_status("Not closed: the automatic backup was not written. Check Settings → Automatic backups.")
+
+    def _tear_down(self) -> None:
+        """The window is closing: save, stop every timer and listener, cut network work short, lock the vault."""
         if self._main_built:
             self.journal.editor.flush()
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
@@ -468,6 +550,7 @@ class MainWindow(QMainWindow):
         except OSError:
             pass
         self.idle.stop()
+        self.backups.stop()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)
@@ -480,5 +563,61 @@ class MainWindow(QMainWindow):
                 pass
         for page in self.pages:
             page.on_lock()
-        self.ops.shutdown()
-        super().closeEvent(event)
+        sync = getattr(self.ops, "circle_sync", None)
+        if sync is not None:
+            sync.stop()  # (the Circles page did): relay requests in flight are aborted, listeners stop
+        self.ops.shutdown()  # the saves queued above, then the lock, on the worker; the pool is done at once
+        self.state = "closed"
+
+
+class ClosingNote(QDialog):
+    """"Writing a backup before closing…": shown only if the backup takes a noticeable moment (then it also
+    keeps input from the window). Nothing to press: it goes away when the backup is written."""
+
+    DELAY_MS = 400
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Companion")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setWindowFlag(Qt.WindowType.WindowCloseButtonHint, False)
+        text = "Writing a backup before closing…"
+        self.setAccessibleName("Writing a backup before closing")
+        self.setAccessibleDescription("Companion closes when the automatic backup is written.")
+        self.label = QLabel(text)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy: the backup reports no progress
+        self.bar.setTextVisible(False)
+        self.bar.setAccessibleName("Writing a backup")
+        self.bar.setAccessibleDescription(text)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(24, 18, 24, 18)
+        column.setSpacing(10)
+        column.addWidget(self.label)
+        column.addWidget(self.bar)
+        self._done = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._appear)
+        self._timer.start(self.DELAY_MS)
+
+    def _appear(self) -> None:
+        if not self._done:
+            self.open()
+
+    def finish(self) -> None:
+        self._done = True
+        self._timer.stop()
+        super().reject()
+        self.deleteLater()
+
+    def reject(self) -> None:  # Escape (and a lock's closing of dialogs) leave it: it goes when the backup is done
+        if self._done:
+            super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._done:
+            super().closeEvent(event)
+        else:
+            event.ignore()

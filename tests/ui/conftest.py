@@ -45,10 +45,15 @@ def make_window(qtbot, tmp_path, clock):
 
     windows = []
 
+    def finish_closing(window):
+        """pytest-qt deletes the window right after closing it: let a backup due on closing be written first."""
+        window.close()
+        qtbot.waitUntil(lambda: window.state == "closed", timeout=20000)
+
     def make(data_dir=None, **kw):
         kw.setdefault("clock", clock)
         window = MainWindow(data_dir or tmp_path / "data", kdf_params=FLOOR, interactive_errors=False, **kw)
-        qtbot.addWidget(window)
+        qtbot.addWidget(window, before_close_func=finish_closing)
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()

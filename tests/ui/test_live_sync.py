@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from companion.services import Companion
 from companion.sync.transports.relay import new_mailbox
 from companion.ui.sync_status import controller_for
 from tests.circles.conftest import Person
 from tests.relay.conftest import RelayProcess, make_backend
 from tests.relay.hanging import HangingRelay
-from tests.ui.conftest import PASSPHRASE, run_query
+from tests.ui.conftest import PASSPHRASE, run_query, wait_idle
 from tests.ui.test_circles_ui import new_window, page, run_op, sync
 
 
@@ -73,6 +74,79 @@ def test_the_journal_saves_and_searches_while_a_relay_hangs(qtbot, unlocked, han
     assert not ctrl.running and ctrl.state == "idle" and ctrl.message == "Circles: locked"
     assert window.ops.presenter.last_message == ""
     assert sync_threads() == []
+
+
+def hang_mid_sync(qtbot, window, hanging_relay, tmp_path) -> tuple[str, int]:
+    """A relay circle whose sync waits on a relay that accepted and never answers, with its push channel waiting
+    on it too, and text in the editor not yet saved. Returns the circle's id and how many items wait to be sent."""
+    ctrl = controller_for(window.ops)
+    qtbot.waitUntil(lambda: not ctrl.running, timeout=10000)
+    ana = Person(tmp_path, "ana")  # Ana's circle lives on the hanging relay; the window joins it
+    try:
+        cid = ana.circles.create_circle("Slow", relay=new_mailbox(hanging_relay.url).to_dict(), display_name="Ana")
+        code = ana.circles.invite(cid.value.id).value.code
+    finally:
+        ana.app.lock()
+    run_op(qtbot, window, lambda app: app.circles.join(code, display_name="Ben"))
+    cid = cid.value.id
+    outbox = run_query(qtbot, window, lambda app: app.circles.get_circle(cid).outbox)
+    assert outbox == 1  # the join request waits to be sent
+    ctrl.sync_now()
+    qtbot.waitUntil(lambda: len(hanging_relay.accepted) == 1, timeout=5000)  # the exchange waits on the relay
+    ctrl._links[cid].listen(ctrl.woken.emit)  # and a live listener (normally started after a completed round)
+    qtbot.waitUntil(lambda: len(hanging_relay.accepted) == 2, timeout=5000)  # its push channel waits too
+    assert ctrl.running and ctrl.listening() == [cid]
+    assert "relay-push-channel" in sync_threads()
+    editor = window.journal.editor
+    window.show_page(0)
+    window.journal.new_entry()
+    qtbot.keyClicks(editor.title, "Before the hang")
+    editor.body.setFocus()
+    qtbot.keyClicks(editor.body, "Typed while the relay says nothing.")
+    assert editor.save_state.text() != "Saved"
+    return cid, outbox
+
+
+def test_locking_while_a_relay_hangs_is_prompt_and_loses_nothing(qtbot, unlocked, hanging_relay, tmp_path):
+    window = unlocked
+    ctrl = controller_for(window.ops)
+    cid, outbox = hang_mid_sync(qtbot, window, hanging_relay, tmp_path)
+    started = time.monotonic()
+    window.lock()
+    assert window.ops.pool.waitForDone(5000)  # the exchange was cut short (its request alone: 15 s, then a retry)
+    qtbot.waitUntil(lambda: sync_threads() == [], timeout=5000)
+    wait_idle(qtbot, window)
+    assert time.monotonic() - started < 5
+    assert not window.companion.is_unlocked and window.state == "unlock"
+    assert not ctrl.running and ctrl.state == "idle" and ctrl.listening() == []
+    assert window.ops.presenter.last_message == ""  # the cancelled exchange is not shown as an error
+    # unlocked again: the text typed before the lock was saved, and what waited to be sent still waits
+    qtbot.keyClicks(window.unlock_screen.passphrase, PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=15000):
+        qtbot.keyClick(window.unlock_screen.passphrase, Qt.Key.Key_Return)
+    hits = run_query(qtbot, window, lambda app: app.journal.search("relay says nothing"))
+    assert [h.title for h in hits] == ["Before the hang"]
+    assert run_query(qtbot, window, lambda app: app.circles.get_circle(cid).outbox) == outbox
+
+
+def test_closing_while_a_relay_hangs_is_prompt_and_loses_nothing(qtbot, unlocked, hanging_relay, tmp_path):
+    window = unlocked
+    cid, outbox = hang_mid_sync(qtbot, window, hanging_relay, tmp_path)
+    started = time.monotonic()
+    window.close()  # no automatic backups here: closing is synchronous
+    assert time.monotonic() - started < 5  # ops.shutdown used to wait 10 s for the pool
+    assert window.state == "closed" and not window.isVisible()
+    assert not window.companion.is_unlocked
+    assert window.ops.pool.activeThreadCount() == 0
+    qtbot.waitUntil(lambda: sync_threads() == [], timeout=3000)
+    assert window.ops.presenter.last_message == ""
+    app = Companion(tmp_path / "data")
+    app.unlock(PASSPHRASE)
+    try:
+        assert [h.title for h in app.journal.search("relay says nothing")] == ["Before the hang"]
+        assert app.circles.get_circle(cid).outbox == outbox
+    finally:
+        app.lock()
 
 
 def test_a_share_arrives_through_the_push_channel_and_listeners_stop(qtbot, make_window, tmp_path, relay):

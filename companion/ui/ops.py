@@ -198,7 +198,11 @@ class OpRunner(QObject):
         return self._pending > 0
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Lock the vault on the worker and stop it (window closing)."""
+        """Lock the vault on the worker (after what is queued) and stop it (window closing).
+
+        Blocks the GUI thread until then, so the window cuts network work short first: the sync controller
+        aborts its relay requests (``SyncController.stop``), and the pool's jobs end at once. ``timeout_ms``
+        bounds the wait for anything else."""
         if not self._worker.isRunning():
             return
         self._worker.jobs.put(_Job(0, -1, self.companion.lock, lambda job: None))

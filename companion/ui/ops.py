@@ -160,6 +160,7 @@ class OpRunner(QObject):
         self.generation = 0
         self._serial = itertools.count(1)
         self._pending = 0
+        self._closed = False  # after shutdown: results still in flight reach no callback
         self._worker = _Worker()
         self._worker.done.connect(self._finished)
         self._worker.start()
@@ -202,9 +203,13 @@ class OpRunner(QObject):
 
         Blocks the GUI thread until then, so the window cuts network work short first: the sync controller
         aborts its relay requests (``SyncController.stop``), and the pool's jobs end at once. ``timeout_ms``
-        bounds the wait for anything else."""
+        bounds the wait for anything else.
+
+        Results that arrive after this (queued on the GUI thread while it waited) are dropped: their callbacks
+        would reach widgets that are being closed and deleted."""
         if not self._worker.isRunning():
             return
+        self._closed = True
         self._worker.jobs.put(_Job(0, -1, self.companion.lock, lambda job: None))
         self._worker.jobs.put(None)
         self._worker.wait(timeout_ms)
@@ -221,6 +226,10 @@ class OpRunner(QObject):
 
     @Slot(object)
     def _finished(self, job: _Job) -> None:
+        if self._closed:
+            job.result = job.error = None
+            self._pending = 0
+            return
         self._pending -= 1
         try:
             job.on_done(job)

@@ -140,3 +140,19 @@ def test_a_backup_that_fails_on_closing_asks_whether_to_close_anyway(qtbot, make
     qtbot.waitUntil(lambda: window.state == "closed", timeout=10000)
     assert not window.isVisible() and not window.companion.is_unlocked
     wait_idle(qtbot, window)
+
+
+def test_results_arriving_after_shutdown_reach_no_callback(qtbot, tmp_path):
+    """A result queued to the GUI thread while shutdown waited must not reach a window being deleted."""
+    from companion.ui.ops import OpRunner
+
+    runner = OpRunner(Companion(tmp_path / "data"))
+    release = threading.Event()
+    got: list[object] = []
+    runner.query_op(lambda app: release.wait(10) and "late").success(got.append).failure(got.append).run()
+    threading.Timer(0.3, release.set).start()
+    runner.shutdown()  # waits for the worker: the op finishes meanwhile, its result queued behind us
+    qtbot.wait(300)  # the queued result is delivered now, if at all
+    assert got == []
+    assert not runner.busy  # and the shutdown's own lock job did not leave the count below zero
+    assert runner._pending == 0

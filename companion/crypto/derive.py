@@ -39,6 +39,7 @@ __all__ = [
     "LABEL_SIGNED_MESSAGE",
     "LABEL_STANZA",
     "LABEL_TRANSPORT_SEAL_ENC",
+    "LABEL_TRANSPORT_SEAL_ID",
     "LABEL_TRANSPORT_SEAL_NONCE",
     "Rng",
     "b32",
@@ -69,6 +70,7 @@ LABEL_INVITE_ID: Final = "companion:v1:invite-id"  # public handle of an invite 
 LABEL_INVITE_PROOF: Final = "companion:v1:invite-proof"  # HMAC key proving knowledge of an invite secret
 LABEL_TRANSPORT_SEAL_ENC: Final = "companion:v1:transport-seal-enc"  # AEAD key of the carrier-blind wrapping
 LABEL_TRANSPORT_SEAL_NONCE: Final = "companion:v1:transport-seal-nonce"  # HMAC key of its synthetic nonce
+LABEL_TRANSPORT_SEAL_ID: Final = "companion:v1:transport-seal-id"  # a seal key's id: breaks ties between rotations
 
 
 def check_label(purpose: str) -> bytes:

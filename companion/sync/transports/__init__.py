@@ -4,9 +4,11 @@
 * ``{"kind": "relay", "url": "https://relay.example.org", "mailbox": "...", "capability": "..."}``
 
 Either may also hold ``"seal": base64(32 bytes)``, the circle's transport seal key (``sealed.py``): every blob is
-then wrapped before it reaches the folder or relay, which see only opaque ciphertext. Circles created by this
-version have one; circles made before it have none and keep working unsealed. Like the capability, the seal key
-is a secret: it lives in the vault and in invite codes, and :func:`describe` never shows it.
+then wrapped before it reaches the folder or relay, which see only opaque ciphertext. With it may come the rest
+of the circle's keyring: ``"seal_epoch"`` (the current key's epoch) and ``"seal_previous"`` (earlier keys, newest
+first, kept to open older blobs after a rotation). Circles created by this version have a seal; circles made
+before it have none and keep working unsealed until an admin turns it on. Like the capability, the seal keys are
+secrets: they live in the vault; invite codes carry the current key only; :func:`describe` never shows them.
 
 :func:`check_settings` validates settings (from the user or an invite code); :func:`make_transport` builds the
 transport for one device (``writer_id`` names its subfolder in a shared folder).
@@ -21,7 +23,7 @@ from typing import Any
 from companion.errors import InvalidInputError
 
 from .base import Pulled, Transport
-from .sealed import SealedTransport, new_seal_key, parse_seal_key
+from .sealed import SealedTransport, check_keyring, new_seal_key, ring_keys
 
 __all__ = ["Pulled", "Transport", "check_settings", "describe", "make_transport", "new_seal_key"]
 
@@ -44,15 +46,13 @@ def check_settings(settings: Any) -> dict[str, Any]:
         out = {"kind": "relay", **relay}
     else:
         raise InvalidInputError(f"Unknown kind of connection {kind!r}; this version knows 'folder' and 'relay'.")
-    if settings.get("seal") is not None:
-        try:
-            parse_seal_key(settings["seal"])
-        except ValueError:
-            raise InvalidInputError(
-                "The circle's connection settings are damaged (its seal key is not valid). If they came from an "
-                "invite code, ask for the code again and paste all of it."
-            ) from None
-        out["seal"] = settings["seal"]
+    try:
+        out.update(check_keyring(settings))
+    except ValueError:
+        raise InvalidInputError(
+            "The circle's connection settings are damaged (its seal key is not valid). If they came from an "
+            "invite code, ask for the code again and paste all of it."
+        ) from None
     return out
 
 
@@ -74,7 +74,7 @@ def make_transport(
             settings["url"], settings["mailbox"], settings["capability"], **dict(relay_options or {})
         )
     if "seal" in settings:
-        transport = SealedTransport(transport, parse_seal_key(settings["seal"]))
+        transport = SealedTransport(transport, ring_keys(settings))
     return transport
 
 

@@ -34,6 +34,12 @@ class Transport(ABC):
         Raises ``TransportError`` when the destination cannot be reached or written; nothing is half-written.
         """
 
+    def push_as_is(self, blobs: Sequence[bytes]) -> None:
+        """Store blobs that are already in the form the carrier keeps (the sync plan sealed each one, see
+        ``sealed.py``). The same as :meth:`push` for a transport that changes nothing; a wrapper that changes what
+        it pushes (``SealedTransport``) passes these through to its inner transport untouched."""
+        self.push(blobs)
+
     @abstractmethod
     def pull(self, cursor: str | None, limit: int = 1000) -> Pulled:
         """Blobs written by anyone (this device included) after ``cursor``, at most ``limit`` of them."""

@@ -19,8 +19,17 @@ nonces unless HMAC-SHA256 collides in 96 bits. The overhead is a constant 32 byt
 padding buckets stay what they were.
 
 Receiving is forgiving, never fatal: a blob with the magic that does not open (tampered, another circle's key,
-a non-canonical nonce) is handed on unchanged, so the engine records it as unreadable and the rest of the batch
-applies; a blob without the magic (a member on an older version, a circle that was sealed later) passes through.
+a non-canonical nonce, or a key this device has not learned yet) is handed on unchanged, so the engine can try
+again once it knows more keys, and the rest of the batch applies; a blob without the magic (a member on an older
+version, a circle that was sealed later) passes through.
+
+**Keyrings.** The key is rotated when an admin removes a member (and can be turned on for a circle made without
+one); the new key reaches the remaining members end to end (``docs/protocol.md`` §10.2). A device therefore holds
+a *keyring* in the settings: ``"seal"`` (the current key: everything it sends is sealed under it),
+``"seal_epoch"`` (the current key's epoch, 0 when absent) and ``"seal_previous"`` (every earlier key it learned,
+newest first). Sealed blobs carry no key id: a reader tries its keys in that order and the AEAD tag decides.
+Older keys are kept so that older blobs still open. Invite codes carry only the current key
+(:func:`invite_settings`); a joiner learns the rest from its welcome.
 """
 
 from __future__ import annotations
@@ -35,17 +44,43 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from companion.crypto.derive import LABEL_TRANSPORT_SEAL_ENC, LABEL_TRANSPORT_SEAL_NONCE, derive_key
+from companion.crypto.derive import (
+    LABEL_TRANSPORT_SEAL_ENC,
+    LABEL_TRANSPORT_SEAL_ID,
+    LABEL_TRANSPORT_SEAL_NONCE,
+    derive_key,
+    labelled_hash,
+)
 
 from .base import Pulled, Transport
 
-__all__ = ["MAGIC", "OVERHEAD", "SEAL_KEY_LEN", "SealedTransport", "TransportSeal", "new_seal_key", "parse_seal_key"]
+__all__ = [
+    "MAGIC",
+    "MAX_PREVIOUS",
+    "OVERHEAD",
+    "SEAL_KEY_LEN",
+    "SealRing",
+    "SealedTransport",
+    "TransportSeal",
+    "carrier_form",
+    "check_keyring",
+    "install_key",
+    "invite_settings",
+    "key_id",
+    "new_seal_key",
+    "parse_seal_key",
+    "ring_keys",
+]
 
 MAGIC: Final = b"CPNT"
 NONCE_LEN: Final = 12
 TAG_LEN: Final = 16
 OVERHEAD: Final = len(MAGIC) + NONCE_LEN + TAG_LEN  # 32 bytes on every blob
 SEAL_KEY_LEN: Final = 32
+#: Earlier keys a keyring keeps (one per rotation); beyond this the oldest are forgotten (their blobs then stay
+#: unreadable to a device that never opened them, e.g. a new joiner reading a very old history).
+MAX_PREVIOUS: Final = 1000
+KEYRING_FIELDS: Final = ("seal", "seal_epoch", "seal_previous")
 
 
 def new_seal_key() -> str:
@@ -105,17 +140,151 @@ class TransportSeal:
         return data if blob is None else blob
 
 
+class SealRing:
+    """A keyring's seals, newest first: ``wrap`` uses the current (first) key, ``unwrap`` tries each in order."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("a keyring needs at least one key")
+        self._seals = [TransportSeal(k) for k in keys]
+
+    def wrap(self, blob: bytes) -> bytes:
+        return self._seals[0].wrap(blob)
+
+    def unwrap(self, data: bytes) -> bytes | None:
+        """The inner blob if one of the keys opens ``data`` (the AEAD tag and the synthetic nonce decide), else
+        ``None``. The nonce check makes the choice of key unambiguous in practice: for one sealed blob to open
+        under two keys, its nonce would have to equal both keys' HMAC of two plaintexts (a 96-bit coincidence),
+        so the trial order never changes what a reader sees."""
+        if data[: len(MAGIC)] != MAGIC:
+            return None
+        for seal in self._seals:
+            blob = seal.unwrap(data)
+            if blob is not None:
+                return blob
+        return None
+
+    def receive(self, data: bytes) -> bytes:
+        if data[: len(MAGIC)] != MAGIC:
+            return data
+        blob = self.unwrap(data)
+        return data if blob is None else blob
+
+
+# -- keyrings in transport settings ------------------------------------------------------------------------------
+
+
+def key_id(key: bytes) -> bytes:
+    """A seal key's id (never sent; it orders two rotations of the same epoch, so every device picks the same)."""
+    return labelled_hash(LABEL_TRANSPORT_SEAL_ID, key)
+
+
+def check_keyring(settings: dict[str, Any]) -> dict[str, Any]:
+    """The keyring fields of ``settings`` (``seal``, ``seal_epoch``, ``seal_previous``), checked; ``{}`` when there
+    is no seal. ``ValueError`` if any is malformed (a key that is not canonical, a negative epoch, repeats)."""
+    if settings.get("seal") is None:
+        if settings.get("seal_previous") or settings.get("seal_epoch"):
+            raise ValueError("earlier seal keys without a current one")
+        return {}
+    current = settings["seal"]
+    parse_seal_key(current)
+    out: dict[str, Any] = {"seal": current}
+    epoch = settings.get("seal_epoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError("the seal epoch must be a whole number")
+    if epoch:
+        out["seal_epoch"] = epoch
+    previous = settings.get("seal_previous") or []
+    if not isinstance(previous, list) or len(previous) > MAX_PREVIOUS:
+        raise ValueError("the earlier seal keys must be a list")
+    for key in previous:
+        parse_seal_key(key)
+    if len(set(previous) | {current}) != len(previous) + 1:
+        raise ValueError("a seal key appears twice")
+    if previous:
+        out["seal_previous"] = list(previous)
+    return out
+
+
+def ring_keys(settings: dict[str, Any]) -> list[bytes]:
+    """The keyring of (checked) settings, newest first: the current key, then the earlier ones; ``[]`` unsealed."""
+    if settings.get("seal") is None:
+        return []
+    return [parse_seal_key(settings["seal"]), *(parse_seal_key(k) for k in settings.get("seal_previous") or [])]
+
+
+def _order(key_text: str, epoch: int) -> tuple[int, bytes]:
+    return epoch, key_id(parse_seal_key(key_text))
+
+
+def install_key(settings: dict[str, Any], key_text: str, epoch: int | None) -> dict[str, Any]:
+    """``settings`` with one more key in its keyring (a copy; unchanged if the key is known and stays where it is).
+
+    With an ``epoch``, the key becomes current if ``(epoch, key_id)`` is greater than the current key's — a later
+    rotation (higher epoch) always wins, and two rotations of the same epoch (two admins at once) are ordered by
+    key id, so every device ends on the same current key whatever order they arrive in. The key it replaces, and a
+    key that does not win, are kept first among the earlier keys (so that blobs sealed under them still open).
+    ``epoch=None`` adds a key for reading only (an earlier key from a welcome)."""
+    parse_seal_key(key_text)
+    out = dict(settings)
+    current = out.get("seal")
+    previous = [k for k in out.get("seal_previous") or [] if k != key_text]
+    if current is None:
+        out["seal"], out["seal_epoch"] = key_text, epoch or 0
+    elif key_text == current:
+        return dict(settings)
+    elif epoch is not None and _order(key_text, epoch) > _order(current, int(out.get("seal_epoch", 0))):
+        out["seal"], out["seal_epoch"] = key_text, epoch
+        previous.insert(0, current)
+    elif key_text in (out.get("seal_previous") or []):
+        return dict(settings)  # already kept; its place in the trial order does not matter
+    else:
+        previous.insert(0, key_text)
+    out["seal_previous"] = previous[:MAX_PREVIOUS]
+    if not out["seal_previous"]:
+        del out["seal_previous"]
+    if not out.get("seal_epoch"):
+        out.pop("seal_epoch", None)
+    return out
+
+
+def invite_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """What an invite code carries: the settings with the current seal key only (a joiner learns the earlier keys
+    from its welcome, end to end; a code seen by someone else never holds more than the one key)."""
+    return {k: v for k, v in settings.items() if k not in ("seal_epoch", "seal_previous")}
+
+
+def carrier_form(blob: bytes, key_text: str | None, _cache: dict[str, TransportSeal] | None = None) -> bytes:
+    """``blob`` as the carrier stores it: sealed under ``key_text`` (a settings ``"seal"`` value), or as it is
+    when ``key_text`` is ``None`` or empty (an unsealed circle, or a blob pinned to go out unsealed)."""
+    if not key_text:
+        return bytes(blob)
+    cache = {} if _cache is None else _cache
+    seal = cache.get(key_text)
+    if seal is None:
+        seal = cache[key_text] = TransportSeal(parse_seal_key(key_text))
+    return seal.wrap(blob)
+
+
 class SealedTransport(Transport):
     """Any :class:`Transport`, seen through the circle's seal: ``push`` wraps, ``pull`` unwraps, and everything
     else (``wait``, ``close``, attributes such as the relay's ``connected`` or ``missed``) is the inner
-    transport's. Made by :func:`companion.sync.transports.make_transport` when the settings hold a seal key."""
+    transport's. Made by :func:`companion.sync.transports.make_transport` when the settings hold a seal key.
 
-    def __init__(self, inner: Transport, seal_key: bytes) -> None:
+    ``keys`` is one key or a keyring, newest first: ``push`` seals under the first; ``pull`` tries each in turn. The
+    sync engine does not use ``push``: its plan puts every outgoing blob in its carrier form itself (sealed under
+    the key that was current when it was planned, or the one it is pinned to) and sends it with
+    :meth:`push_as_is`, so a transport made before a rotation never seals under a key that was replaced."""
+
+    def __init__(self, inner: Transport, keys: bytes | Sequence[bytes]) -> None:
         self.inner = inner
-        self._seal = TransportSeal(seal_key)
+        self._seal = SealRing([keys] if isinstance(keys, bytes | bytearray) else list(keys))
 
     def push(self, blobs: Sequence[bytes]) -> None:
         self.inner.push([self._seal.wrap(b) for b in blobs])
+
+    def push_as_is(self, blobs: Sequence[bytes]) -> None:
+        self.inner.push_as_is(blobs)
 
     def append(self, blobs: Sequence[bytes]) -> Any:
         """The relay transport's ``push`` that returns cursors, sealed too (never reached around the seal)."""

@@ -31,6 +31,7 @@ class CircleInfo(_Json):
     last_sync: int | None
     roster_seq: int
     note: str = ""  # e.g. for a circle you were removed from: what that means, plainly
+    sealed: bool = False  # the folder or relay sees only opaque blobs (a transport seal, protocol.md §10)
 
 
 @dataclass(frozen=True)

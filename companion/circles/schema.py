@@ -235,4 +235,17 @@ ALTER TABLE replies ADD COLUMN counter INTEGER;
 ALTER TABLE announced_meetings ADD COLUMN counter INTEGER;
 """
 
-MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS, V4_COUNTERS]
+# v5: the transport seal's rotations (protocol.md §10.2). An outbox blob may be *pinned* to the seal it must go out
+# under: NULL = the circle's current key when the sync plans it; '' = unsealed; else a seal key (base64). An admin
+# who rotates pins what already waits to the old key (the removal must reach the removed member; the new key must
+# reach the others under the key they hold), and a welcome goes out under the seal its invite code carried
+# (recorded here per invite: '' for none). Invites made before v5 carried the circle's key of that time, which no
+# rotation has replaced yet, so they get the current one.
+V5_SEAL_ROTATION = """
+ALTER TABLE outbox ADD COLUMN seal TEXT;
+ALTER TABLE invites ADD COLUMN seal TEXT;
+UPDATE invites SET seal = (SELECT coalesce(json_extract(c.transport, '$.seal'), '') FROM circles c
+                           WHERE c.id = invites.circle_id);
+"""
+
+MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS, V4_COUNTERS, V5_SEAL_ROTATION]

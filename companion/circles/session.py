@@ -19,6 +19,10 @@ from companion.circles.store import CircleRow, CircleStore, blob_id, now_ms
 from companion.crypto import Identity, PublicIdentity, seal
 from companion.crypto.derive import b32
 from companion.errors import InvalidInputError
+from companion.sync.transports import sealed
+
+#: An admin's envelope carrying a transport seal key to the members it names (protocol.md §10.2).
+SEAL_KIND = "seal.key"
 
 
 def new_id() -> str:
@@ -28,6 +32,17 @@ def new_id() -> str:
 
 def payload_bytes(data: dict[str, Any]) -> bytes:
     return canonical(data)
+
+
+def parse_seal_payload(data: dict[str, Any]) -> tuple[str, int, set[str]]:
+    """``(key, epoch, holders)`` of a ``seal.key`` payload ``{"v": 1, "key", "epoch", "for"}``; ``ValueError``."""
+    key, epoch, holders = data.get("key"), data.get("epoch"), data.get("for")
+    sealed.parse_seal_key(key)
+    if data.get("v") != 1 or not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        raise ValueError("malformed seal key")
+    if not isinstance(holders, list) or not all(isinstance(h, str) for h in holders):
+        raise ValueError("malformed seal key")
+    return str(key), epoch, set(holders)
 
 
 class CircleSession:
@@ -83,7 +98,10 @@ class CircleSession:
         payload: dict[str, Any],
         recipients: Sequence[PublicIdentity],
         roster_head: bytes | None = None,
+        pin: str | None = None,
     ) -> bytes:
+        """Seal an envelope and queue it. ``pin`` fixes the transport seal it goes out under (see
+        :meth:`CircleStore.enqueue`); by default, the circle's current key when the sync plans it."""
         counter = self.store.next_counter(self.circle_id)
         content_key = None if recipients else os.urandom(32)
         blob = seal(
@@ -91,11 +109,57 @@ class CircleSession:
             counter=counter, roster_head=self.roster.head if roster_head is None else roster_head,
             payload=payload_bytes(payload), suite=self.circle.suite, content_key=content_key, clock=self.clock,
         )  # fmt: skip
-        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=self.me.fingerprint, counter=counter)
+        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=self.me.fingerprint, counter=counter, seal=pin)
         return blob
 
-    def queue_box(self, blob: bytes) -> None:
-        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=None, counter=None)
+    def queue_box(self, blob: bytes, *, pin: str | None = None) -> None:
+        self.store.enqueue(self.circle_id, blob_id(blob), blob, author=None, counter=None, seal=pin)
+
+    # -- the transport seal (protocol.md §10.2) -------------------------------------------------------------
+
+    @property
+    def sealed(self) -> bool:
+        return self.circle.transport.get("seal") is not None
+
+    def rotate_seal(self) -> str:
+        """A fresh transport seal key for the circle (admins): turns the seal on for a circle without one, or
+        replaces the current key — after a removal, so that the removed member cannot open what comes next.
+
+        The key goes end to end (HPKE, in a signed ``seal.key`` envelope) to the active members other than me,
+        and nobody else; that envelope, and everything already waiting in the outbox, goes out under the old key
+        (or unsealed), which the recipients hold. Its epoch is one more than the current key's, so it wins over
+        every key this device knew. What is queued from now on is sealed under the new key. Returns the key."""
+        if not self.i_am_admin:
+            raise InvalidInputError("Only a facilitator (admin) of this circle can change its seal.")
+        before = self.circle.transport
+        old = before.get("seal") or ""
+        epoch = int(before.get("seal_epoch", 0)) + 1
+        key = sealed.new_seal_key()
+        self.store.pin_unsent(self.circle_id, old)
+        self.send_seal_key(key, epoch, self.others(), holders={self.me.fingerprint}, pin=old)
+        self.store.update_circle(self.circle_id, transport=sealed.install_key(before, key, epoch))
+        self.refresh()
+        return key
+
+    def send_seal_key(
+        self, key: str, epoch: int, to: Sequence[Member], *, holders: Iterable[str], pin: str
+    ) -> None:
+        """Queue a ``seal.key`` envelope carrying ``key`` to the members ``to`` (end to end), naming everyone known
+        to hold it (``holders`` and ``to``), under the transport seal ``pin``."""
+        if not to:
+            return
+        names = sorted({*holders, *(m.member_id for m in to)})
+        self.seal_and_queue(
+            kind=SEAL_KIND, item_id=new_id(), revision=epoch, payload={"v": 1, "key": key, "epoch": epoch,
+            "for": names}, recipients=[m.public for m in to], pin=pin,
+        )  # fmt: skip
+
+    def keyring(self) -> dict[str, Any] | None:
+        """The circle's keyring as a welcome carries it (``None`` if unsealed)."""
+        t = self.circle.transport
+        if t.get("seal") is None:
+            return None
+        return {"key": t["seal"], "epoch": int(t.get("seal_epoch", 0)), "previous": list(t.get("seal_previous", []))}
 
     # -- roster changes (admins) ----------------------------------------------------------------------------
 
@@ -137,10 +201,13 @@ class CircleSession:
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,
             revision=self.roster.seq, counter=self.store.next_counter(self.circle_id), roster_head=self.roster.head,
             payload=payload_bytes({"circle_name": self.roster.circle_name, "suite": self.circle.suite,
-                                   "roster": [op.to_json() for op in self.roster.ops]}),
+                                   "roster": [op.to_json() for op in self.roster.ops], "seal": self.keyring()}),
             suite=self.circle.suite,
         )  # fmt: skip
-        self.queue_box(invites.make_welcome(secret, self.me, welcome))
+        # The welcome goes out under the seal the invite code carried (the only key the joiner holds), which may
+        # have been rotated since; the join request came in under it, so nothing new is shown to its holders.
+        row = self.store.conn.execute("SELECT seal FROM invites WHERE id = ?", (request.invite_id,)).fetchone()
+        self.queue_box(invites.make_welcome(secret, self.me, welcome), pin=row[0] if row is not None else None)
         self.store.conn.execute(
             "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?", (request.member_id, now_ms(), request.invite_id)
         )

@@ -237,19 +237,31 @@ class CircleStore:
 
     # -- outbox ----------------------------------------------------------------------------------------------
 
-    def enqueue(self, circle_id: str, blob_id: str, blob: bytes, *, author: str | None, counter: int | None) -> None:
+    def enqueue(
+        self, circle_id: str, blob_id: str, blob: bytes, *, author: str | None, counter: int | None,
+        seal: str | None = None,
+    ) -> None:  # fmt: skip
+        """Queue an (inner) blob. ``seal`` pins the transport seal it goes out under (``None``: the circle's
+        current key when the sync plans it; ``""``: unsealed; else a seal key)."""
         self.conn.execute(
-            "INSERT OR IGNORE INTO outbox(circle_id, blob_id, blob, created_at) VALUES (?, ?, ?, ?)",
-            (circle_id, blob_id, blob, now_ms()),
+            "INSERT OR IGNORE INTO outbox(circle_id, blob_id, blob, created_at, seal) VALUES (?, ?, ?, ?, ?)",
+            (circle_id, blob_id, blob, now_ms(), seal),
         )
         self.mark_seen(blob_id, circle_id, "own", author=author, counter=counter)
 
-    def unsent(self, circle_id: str, limit: int = 500) -> list[tuple[int, bytes]]:
+    def unsent(self, circle_id: str, limit: int = 500) -> list[tuple[int, bytes, str | None]]:
+        """``(outbox id, blob, pinned seal)``, oldest first."""
         rows = self.conn.execute(
-            "SELECT id, blob FROM outbox WHERE circle_id = ? AND sent_at IS NULL ORDER BY id LIMIT ?",
+            "SELECT id, blob, seal FROM outbox WHERE circle_id = ? AND sent_at IS NULL ORDER BY id LIMIT ?",
             (circle_id, limit),
         ).fetchall()
-        return [(int(i), bytes(b)) for i, b in rows]
+        return [(int(i), bytes(b), s) for i, b, s in rows]
+
+    def pin_unsent(self, circle_id: str, seal: str) -> None:
+        """Pin what waits unpinned in the outbox to ``seal`` (a key, or ``""`` for unsealed): before a rotation."""
+        self.conn.execute(
+            "UPDATE outbox SET seal = ? WHERE circle_id = ? AND sent_at IS NULL AND seal IS NULL", (seal, circle_id)
+        )
 
     def mark_sent(self, ids: Iterable[int]) -> None:
         at = now_ms()

@@ -55,6 +55,7 @@ from companion.services import Changed, Changes
 from companion.sync.engine import SyncEngine, SyncExchange, SyncPlan, SyncReport, exchange, purge_expired
 from companion.sync.transports import Transport, check_settings, describe, make_transport, new_seal_key
 from companion.sync.transports.base import Pulled
+from companion.sync.transports.sealed import KEYRING_FIELDS, invite_settings
 
 if TYPE_CHECKING:
     from companion.services import Companion
@@ -271,17 +272,17 @@ class CirclesService:
             id=r.id, name=r.name, my_name=r.my_name, state=r.state, role=role, transport=describe(r.transport),
             members=sum(1 for m in rows if m[4] == "active"), pending_requests=int(pending),
             outbox=self._store.outbox_count(r.id), last_sync=r.last_sync, roster_seq=r.roster_seq,
-            note=CIRCLE_NOTES.get(r.state, ""),
+            note=CIRCLE_NOTES.get(r.state, ""), sealed=r.transport.get("seal") is not None,
         )  # fmt: skip
 
     def set_transport(self, circle: str, settings: dict[str, Any]) -> Changed[CircleInfo]:
         """Point this device at the circle's folder or relay (a synced folder often sits elsewhere per machine).
-        The circle's seal key is circle-wide, not per device: settings without one keep the circle's."""
+        The circle's seal keys are circle-wide, not per device: these settings' own are ignored and the circle's
+        keyring is kept (it changes only by a rotation, end to end)."""
         cid = self.find_circle(circle)
-        settings = check_settings(settings)
+        settings = {k: v for k, v in check_settings(settings).items() if k not in KEYRING_FIELDS}
         old = self._store.circle(cid).transport
-        if "seal" not in settings and "seal" in old:
-            settings["seal"] = old["seal"]
+        settings.update({k: old[k] for k in KEYRING_FIELDS if k in old})
         with self._vault.transaction():
             self._store.update_circle(cid, transport=settings)
         return Changed(self.get_circle(cid), Changes.CIRCLES)
@@ -311,15 +312,17 @@ class CirclesService:
             raise InvalidInputError("An invite can be valid for up to 90 days.")
         secret = os.urandom(32)
         created = now_ms()
-        code = invites.InviteCode(
-            s.circle_id, s.circle.transport, s.me.fingerprint, secret, int(created + valid_days * 86_400_000)
-        )
+        code = invites.InviteCode(  # with the current seal key only: the welcome brings the rest
+            s.circle_id, invite_settings(s.circle.transport), s.me.fingerprint, secret,
+            int(created + valid_days * 86_400_000),
+        )  # fmt: skip
         with self._vault.transaction() as conn:
-            conn.execute(
-                "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at, replaces) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (code.invite_id, s.circle_id, secret, int(approve), created, code.expires_at, old),
-            )
+            conn.execute(  # the seal the code carries: its welcome goes out under it, even after a rotation
+                "INSERT INTO invites(id, circle_id, secret, approve, created_at, expires_at, replaces, seal) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (code.invite_id, s.circle_id, secret, int(approve), created, code.expires_at, old,
+                 s.circle.transport.get("seal") or ""),
+            )  # fmt: skip
         text = code.encode()
         return Changed(InviteInfo(s.circle_id, code.invite_id, text, text, code.expires_at, approve), Changes.CIRCLES)
 
@@ -334,7 +337,7 @@ class CirclesService:
         settings = check_settings(invite.transport)
         if folder is not None:
             local = {"kind": "folder", "path": os.path.abspath(os.path.expanduser(os.fspath(folder)))}
-            settings = {**local, "seal": settings["seal"]} if "seal" in settings else local
+            settings = {**local, **{k: settings[k] for k in KEYRING_FIELDS if k in settings}}
         me = self._identity()
         existing = {r.id: r for r in self._store.circles()}
         if invite.circle_id in existing:
@@ -410,7 +413,11 @@ class CirclesService:
                           key_changed=bool(r[6]), is_me=r[0] == me, note=note)  # fmt: skip
 
     def remove_member(self, circle: str, member: str) -> Changed[MemberInfo]:
-        """Remove someone. Later items are never wrapped to them; what they already received stays with them."""
+        """Remove someone. Later items are never wrapped to them; what they already received stays with them.
+
+        In a sealed circle the transport seal key is rotated at once (:meth:`CircleSession.rotate_seal`): the new
+        key goes end to end to the remaining members only, so the removed member, who keeps the old key, cannot
+        open what is sent after the removal, headers included (protocol.md §10.2)."""
         s = self._active_session(circle)
         mid = self.find_member(circle, member)
         if mid == s.me.fingerprint:
@@ -421,7 +428,22 @@ class CirclesService:
         with self._vault.transaction():
             s.append_op("remove", mid, watermark=self._store.max_counter(s.circle_id, mid),
                         extra_recipients=[m.public])  # fmt: skip
+            if s.sealed:
+                s.rotate_seal()
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
+
+    def seal_circle(self, circle: str) -> Changed[CircleInfo]:
+        """Admins: turn the transport seal on for a circle made before it existed, or, for a sealed circle, rotate
+        its key now (e.g. after a device was lost). The new key reaches the other members end to end on the next
+        sync; from then on the folder or relay sees only opaque blobs from this device, and from each member once
+        their app has the key. Members whose app predates the seal cannot read sealed blobs: seal a circle only
+        when everyone runs a version that knows it (protocol.md §10.2)."""
+        s = self._active_session(circle)
+        if not s.i_am_admin:
+            raise InvalidInputError("Only a facilitator (admin) of this circle can seal it.")
+        with self._vault.transaction():
+            s.rotate_seal()
+        return Changed(self.get_circle(s.circle_id), Changes.CIRCLES)
 
     def promote(self, circle: str, member: str) -> Changed[MemberInfo]:
         s = self._active_session(circle)

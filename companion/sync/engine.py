@@ -32,11 +32,12 @@ from typing import Any, Final
 
 from companion.circles import checkins, invites
 from companion.circles.roster import Roster, RosterError, SignedOp
-from companion.circles.session import CircleSession
+from companion.circles.session import SEAL_KIND, CircleSession, parse_seal_payload
 from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
 from companion.crypto import Header, PublicIdentity, open_envelope, peek_header, verify_envelope
 from companion.errors import CancelledError, CompanionError, InvalidEnvelope
+from companion.sync.transports import sealed
 from companion.sync.transports.base import Transport
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,10 @@ class SyncPlan:
     transport: dict[str, Any] = field(repr=False)
     writer_id: str
     cursor: str | None  # where the pull starts (a joiner scans from the beginning for its welcome)
-    outbox: list[tuple[int, bytes]] = field(repr=False)  # unsent (outbox id, blob), oldest first
+    #: Unsent (outbox id, blob), oldest first, each already in the form the carrier keeps: sealed under the key
+    #: current when planned (or the one it is pinned to), so a transport made before a rotation cannot seal a blob
+    #: under a replaced key; :func:`exchange` sends them with ``push_as_is``.
+    outbox: list[tuple[int, bytes]] = field(repr=False)
     more_outbox: bool = False  # more waits than this pass carries
 
 
@@ -163,7 +167,7 @@ def exchange(
             raise CancelledError()
         batch = plan.outbox[start : start + BATCH]
         try:
-            transport.push([blob for _, blob in batch])
+            transport.push_as_is([blob for _, blob in batch])
         except CompanionError as exc:
             ex.push_error = str(exc)
             break
@@ -254,10 +258,12 @@ class SyncEngine:
         unsent = self.s.store.unsent(self.s.circle_id, BATCH + 1)
         outbox: list[tuple[int, bytes]] = []
         size = 0
-        for outbox_id, blob in unsent[:BATCH]:
+        current = row.transport.get("seal")
+        seals: dict[str, sealed.TransportSeal] = {}
+        for outbox_id, blob, pin in unsent[:BATCH]:
             if outbox and size + len(blob) > PASS_BYTES:
                 break
-            outbox.append((outbox_id, blob))
+            outbox.append((outbox_id, sealed.carrier_form(blob, current if pin is None else pin, seals)))
             size += len(blob)
         return SyncPlan(
             circle_id=row.id, state=row.state, transport=dict(row.transport), writer_id=row.writer_id,
@@ -354,6 +360,14 @@ class SyncEngine:
             progress = False
             next_round: list[tuple[str, bytes, int | None]] = []
             for blob_id, blob, first in todo:
+                if blob[:4] == sealed.MAGIC:
+                    inner = self._unseal(blob)
+                    if inner is not None:  # a key learned since the transport was made (e.g. earlier in this batch)
+                        if first is not None or retry:
+                            store.drop_pending(blob_id)
+                        deferred.pop(blob_id, None)
+                        self._deferred.discard(blob_id)
+                        blob_id, blob, first = content_address(inner), inner, None
                 conn.execute("SAVEPOINT blob")
                 late_mark = len(self._late)
                 try:
@@ -414,6 +428,12 @@ class SyncEngine:
         report.rejected.extend(self._late)
         report.deferred = len(self._deferred)
 
+    def _unseal(self, blob: bytes) -> bytes | None:
+        """The inner blob of a sealed one that the transport could not open, under the circle's keyring as it is
+        now (a rotation applied since may have brought the key); ``None`` if no key opens it yet."""
+        keys = sealed.ring_keys(self.s.circle.transport)
+        return sealed.SealRing(keys).unwrap(blob) if keys else None
+
     def _restore(self) -> None:
         """After a savepoint rolled back: drop in-memory roster or circle changes that were not kept."""
         row = self.s.store.circle(self.s.circle_id)
@@ -431,6 +451,11 @@ class SyncEngine:
             return "duplicate", None, None
         if blob[:4] == invites.BOX_MAGIC:
             return self._box(blob)
+        if blob[:4] == sealed.MAGIC:
+            # Sealed under a key this device does not hold: tampered, or sealed under a rotation that has not
+            # reached it yet (a shared folder may deliver files out of order). Kept and retried as more keys arrive;
+            # refused as unreadable if still closed after PENDING_DAYS. Never stops the batch.
+            raise Defer("unreadable")
         if blob[:4] != ENVELOPE_MAGIC:
             raise Reject("unreadable")
         roster = self.s.roster
@@ -471,7 +496,7 @@ class SyncEngine:
             return "ignored", author, header.counter  # my own, e.g. from a restored backup
         handler = {
             "roster": self._roster, "item": self._item, "reply": self._reply, "reaction": self._reply,
-            "retract": self._retract, "leave": self._leave, "status": self._status,
+            "retract": self._retract, "leave": self._leave, "status": self._status, SEAL_KIND: self._seal_key,
             checkins.KIND_MEETING: self._meeting_announcement, checkins.KIND_CHECK_IN: self._check_in,
         }.get(header.kind)  # fmt: skip
         if handler is None:
@@ -652,7 +677,11 @@ class SyncEngine:
             partial.apply(op)
             store.save_roster_op(partial, op)
         suite = str(data.get("suite") or circle.suite)
-        store.update_circle(circle.id, state="active", suite=suite, invite_secret=None)
+        try:
+            transport = welcome_keyring(circle.transport, data.get("seal"))
+        except ValueError:
+            raise Reject("invalid_welcome", admin_key.fingerprint) from None
+        store.update_circle(circle.id, state="active", suite=suite, invite_secret=None, transport=transport)
         self.s.roster = partial
         self.s.refresh()
         self._joined = True
@@ -785,7 +814,40 @@ class SyncEngine:
             "leave", header.author, notice=data.get("notice"), notice_sig=data.get("sig"),
             watermark=max(self.s.store.max_counter(self.s.circle_id, header.author), header.counter),
         )  # fmt: skip
+        if self.s.sealed:
+            self.s.rotate_seal()  # they keep the key they had: what comes next is sealed under a new one
         self._changed.add("circles")
+        return "applied"
+
+    def _seal_key(self, blob: bytes, header: Header) -> str:
+        """A new transport seal key from an admin (a rotation, or the seal turned on): added to the keyring, and
+        current if its ``(epoch, key id)`` is the greatest known (protocol.md §10.2). The header's roster head is
+        known here (checked before every handler), so a rotation made for a removal is applied only after it.
+
+        An admin's device that learns a key forwards it, end to end, to the active members its roster has that the
+        envelope does not name (someone admitted meanwhile with the older keyring), pinned to the key this device
+        sealed under until now, which those members hold."""
+        data = self._open(blob)
+        if data is None:
+            return "not_for_me"
+        author = self.s.roster.members[header.author]
+        if author.role != "admin":  # a former admin's rotation within its watermark still counts
+            raise Reject("not_admin", header.author)
+        try:
+            key, epoch, holders = parse_seal_payload(data)
+        except ValueError:
+            raise Reject("malformed", header.author) from None
+        before = self.s.circle.transport
+        after = sealed.install_key(before, key, epoch)
+        if after != before:
+            self.s.store.update_circle(self.s.circle_id, transport=after)
+            self.s.refresh()
+            self._changed.add("circles")
+        if self.s.i_am_admin:
+            missing = [m for m in self.s.others() if m.member_id not in holders and m.member_id != header.author]
+            if missing:
+                self.s.send_seal_key(key, epoch, missing, holders={*holders, header.author},
+                                     pin=before.get("seal") or "")  # fmt: skip
         return "applied"
 
     def _status(self, blob: bytes, header: Header) -> str:
@@ -951,6 +1013,28 @@ def purge_expired(conn: Any, *, now_ms: int) -> int:
             (cid, iid, rev, now_ms),
         )
     return len(rows)
+
+
+def welcome_keyring(settings: dict[str, Any], ring: Any) -> dict[str, Any]:
+    """A joiner's settings with the circle's keyring from its welcome (``{"key", "epoch", "previous"}``, or
+    ``None`` from an unsealed circle or an older app): the invite code carried only the key current then, which
+    may have been rotated since (protocol.md §10.2). ``ValueError`` if the keyring is malformed."""
+    if ring is None:
+        return settings
+    if not isinstance(ring, dict) or not isinstance(ring.get("previous", []), list):
+        raise ValueError("malformed keyring")
+    epoch = ring.get("epoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise ValueError("malformed keyring")
+    out = dict(settings)
+    for key in reversed(ring.get("previous", [])[: sealed.MAX_PREVIOUS]):
+        out = sealed.install_key(out, key, None)
+    key = ring.get("key")
+    if not isinstance(key, str):
+        raise ValueError("malformed keyring")
+    out = sealed.install_key(out, key, epoch)
+    sealed.check_keyring(out)
+    return out
 
 
 def _roster_first(entry: tuple[str, bytes, int | None]) -> int:

@@ -104,6 +104,12 @@ def people(tmp_path: Path) -> Iterator[dict[str, Person]]:
         p.app.lock()
 
 
+def age_pending(person: Person, days: int = 15) -> None:
+    """Make what ``person``'s vault keeps waiting (deferred blobs) ``days`` older, past the engine's give-up time."""
+    with person.app.vault.transaction() as conn:
+        conn.execute("UPDATE pending_blobs SET first_seen = first_seen - ?", (days * 86_400_000,))
+
+
 def forget_seal(person: Person, cid: str) -> None:
     """Make ``person``'s settings for the circle what a version before the transport seal stored (no seal key):
     a circle created before the seal, or a member whose older app dropped the key it did not know."""

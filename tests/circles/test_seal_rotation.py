@@ -21,6 +21,7 @@ from companion.sync.transports.sealed import (
     parse_seal_key,
     ring_keys,
 )
+from tests.circles.conftest import forget_seal
 
 # -- keyrings ----------------------------------------------------------------------------------------------------
 
@@ -337,3 +338,66 @@ def test_a_member_admitted_with_the_older_keyring_is_sent_the_new_key(circle, sh
     assert settings_of(dan, cid)["seal"] == settings_of(ana, cid)["seal"]
     assert [i.title for i in dan.inbox()] == ["Left"] and report.deferred == 0
     assert cat.sync()[0].removed and settings_of(ana, cid)["seal"] not in str(settings_of(cat, cid))
+
+
+def test_sealing_a_circle_made_before_the_seal_end_to_end(people, shared: Path) -> None:
+    ana, ben, cat, dan = people["ana"], people["ben"], people["cat"], people["dan"]
+    cid = ana.circles.create_circle("Old group", folder=shared, display_name="Ana").value.id
+    forget_seal(ana, cid)  # made by a version before the seal
+    for x in (ben, cat):
+        x.circles.join(ana.circles.invite(cid).value.code, display_name=x.name)
+        x.sync()
+        ana.sync()
+        x.sync()
+    unsealed_code = ana.circles.invite(cid).value.code  # made before the seal: carries no key
+    assert not ana.circles.get_circle(cid).sealed
+    with pytest.raises(InvalidInputError, match="facilitator"):
+        ben.circles.seal_circle(cid)
+    old_files = files(shared)
+    assert ana.circles.seal_circle(cid).value.sealed
+    key = settings_of(ana, cid)["seal"]
+    assert settings_of(ana, cid)["seal_epoch"] == 1 and "seal_previous" not in settings_of(ana, cid)
+    ana.sync()
+    [seal_on] = files(shared) - old_files
+    assert seal_on.read_bytes()[:4] == b"CPNE"  # the key goes to members who have none: unsealed, end to end
+    ben.sync()
+    cat.sync()
+    assert settings_of(ben, cid)["seal"] == settings_of(cat, cid)["seal"] == key
+    assert ben.circles.get_circle(cid).sealed and cat.circles.get_circle(cid).sealed
+    # from now on every member's blobs are sealed, and nothing in them is readable without the key
+    sealed_from = files(shared)
+    item = ana.circles.share(ana.entry("now sealed", title="Sealed"), cid).value
+    ana.sync()
+    ben.sync()
+    reply = ben.circles.reply(item.item_id, "from ben").value
+    ben.sync()
+    cat.sync()
+    cat.circles.set_availability(cid, True)
+    cat.sync()
+    ana.sync()
+    after = files(shared) - sealed_from
+    assert len(after) == 3 and all(f.read_bytes()[:4] == b"CPNT" for f in after)
+    data = b"\0".join(f.read_bytes() for f in after)
+    needles = [cid, item.item_id, reply.reply_id, ana.id, ben.id, cat.id]
+    assert [n for n in needles if n.encode() in data] == []
+    assert [n for n in needles if n.encode() in b"\0".join(opened_by(ring_of(ben, cid), after))] == needles
+    assert [i.title for i in cat.inbox()] == ["Sealed"]
+    assert [r.text for r in ana.circles.replies_to(item.item_id)] == ["from ben"]
+    assert ana.circles.availability(cid)[cat.id] is True
+    # a new code carries the key; the code made before the seal still admits, and its welcome brings the key
+    from companion.circles.invites import InviteCode
+
+    assert InviteCode.decode(ana.circles.invite(cid).value.code).transport["seal"] == key
+    dan.circles.join(unsealed_code, display_name="Dan")
+    assert "seal" not in settings_of(dan, cid)
+    dan.sync()
+    ana.sync()
+    [report] = dan.sync()
+    assert report.joined and settings_of(dan, cid)["seal"] == key and report.deferred == 0
+    ana.circles.share(ana.entry("hello dan", title="Dan"), cid)
+    ana.sync()
+    dan.sync()
+    assert [i.title for i in dan.inbox()] == ["Dan"]
+    # sealing again rotates the key (e.g. after a lost device); the old one stays for reading
+    ana.circles.seal_circle(cid)
+    assert settings_of(ana, cid)["seal_epoch"] == 2 and ring_of(ana, cid)[1] == parse_seal_key(key)

@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("circle", metavar="CIRCLE")
     p.add_argument("member", metavar="MEMBER")
 
+    p = command(csub, "seal", cmd_seal, "seal a circle made before the transport seal, or give it a new seal key")
+    p.add_argument("circle", metavar="CIRCLE")
+
     p = command(csub, "promote", cmd_promote, "make a member a facilitator (admin)")
     p.add_argument("circle", metavar="CIRCLE")
     p.add_argument("member", metavar="MEMBER")
@@ -201,6 +204,14 @@ def cmd_members(ctx: Context) -> None:
 def cmd_remove(ctx: Context) -> None:
     m = ctx.app().circles.remove_member(ctx.args.circle, ctx.args.member).value
     ctx.emit(m.to_json(), f"Removed {m.name or m.member_id}. {m.note} It takes effect for others on sync.")
+
+
+def cmd_seal(ctx: Context) -> None:
+    before = ctx.app().circles.get_circle(ctx.args.circle)
+    info = ctx.app().circles.seal_circle(ctx.args.circle).value
+    what = "has a new seal key" if before.sealed else "is now sealed"
+    ctx.emit(info.to_json(), f"{info.name} {what}: the key reaches the other members, end to end, when you sync. "
+             "From then on the folder or relay sees only opaque blobs.")  # fmt: skip
 
 
 def cmd_promote(ctx: Context) -> None:

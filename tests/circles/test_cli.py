@@ -68,3 +68,35 @@ def test_cli_round_trip(tmp_path: Path, shared: Path, capsys, monkeypatch: pytes
     assert code == 0 and "stays" in out
     code, out = run(capsys, ben, "--json", "circle", "members", cid)
     assert {m["name"]: m["verified"] for m in json.loads(out)} == {"Ana": True, "Ben": False}
+
+
+def test_cli_seal_turns_the_seal_on_or_rotates_it(tmp_path: Path, shared: Path, capsys,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("COMPANION_PASSPHRASE", "pw")
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    ana, ben = tmp_path / "ana", tmp_path / "ben"
+    for d in (ana, ben):
+        Companion(d).create("pw", params=FLOOR).value  # noqa: B018
+    cid = run(capsys, ana, "circle", "create", "Tuesday", "--folder", str(shared))[1].strip().splitlines()[-1]
+    code, out = run(capsys, ana, "--json", "circle", "list")
+    assert [c["sealed"] for c in json.loads(out)] == [True]
+    invite = run(capsys, ana, "circle", "invite", cid)[1].strip().splitlines()[-1]
+    run(capsys, ben, "circle", "join", invite, "--name", "Ben")
+    run(capsys, ben, "sync")
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    code, out = run(capsys, ana, "circle", "seal", "Tuesday")
+    assert code == 0 and "has a new seal key" in out
+    code, out = run(capsys, ben, "circle", "seal", cid)
+    assert code != 0 and "facilitator" in out
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    keys = []
+    for d in (ana, ben):
+        app = Companion(d)
+        app.unlock("pw")
+        keys.append(app.circles._store.circle(cid).transport)
+        app.lock()
+    assert keys[0]["seal"] == keys[1]["seal"] and keys[0]["seal_epoch"] == keys[1]["seal_epoch"] == 1

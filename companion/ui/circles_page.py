@@ -163,11 +163,15 @@ class CirclesPage(Page):
         self.sync_button = name_widget(QPushButton("Sync now"), "Sync now", "Send and fetch now (F5)")
         self.leave_button = name_widget(QPushButton("Leave circle…"), "Leave circle",
                                         "Stop receiving from this circle; the others are told")  # fmt: skip
+        self.seal_button = name_widget(QPushButton("Seal circle…"), "Seal circle",
+                                       "Hide who posts what, and when, from the shared folder or relay "
+                                       "(for circles made before this was automatic)")  # fmt: skip
         self.invite_button.clicked.connect(self.open_invite)
         self.sync_button.clicked.connect(self.sync.sync_now)
         self.leave_button.clicked.connect(self.ask_leave)
+        self.seal_button.clicked.connect(self.ask_seal)
         actions = QHBoxLayout()
-        for b in (self.invite_button, self.sync_button, self.leave_button):
+        for b in (self.invite_button, self.sync_button, self.seal_button, self.leave_button):
             actions.addWidget(b)
         actions.addStretch(1)
 
@@ -348,6 +352,8 @@ class CirclesPage(Page):
         self.quiet.blockSignals(False)
         active = c.state == "active"
         self.invite_button.setEnabled(active and c.role == "admin")
+        self.seal_button.setVisible(not c.sealed)  # new circles are sealed from the start
+        self.seal_button.setEnabled(active and c.role == "admin" and not c.sealed)
         self.leave_button.setEnabled(active)
         cid = c.id
 
@@ -458,6 +464,25 @@ class CirclesPage(Page):
             ).run()
 
         return confirm(self, f"Remove {m.name or 'this member'}?", removal_text(m.name), "Remove", remove)
+
+    def ask_seal(self):
+        c = self.current
+        if c is None or c.sealed:
+            return None
+        cid = c.id
+        text = (
+            f"From now on, {c.name}'s shared folder or relay sees only opaque blobs: not who posts, replies or checks "
+            "in, nor when. A new key goes to every member, end to end, when you sync. Members whose app is older "
+            "than this version cannot read sealed messages: seal the circle once everyone has updated."
+        )
+
+        def seal() -> None:
+            self.ops.collection_op(lambda app: app.circles.seal_circle(cid)).success(
+                lambda _info: (self.ctx.status(f"{c.name} is sealed; the others get the key when you sync."),
+                               self.sync.sync_now())
+            ).run()  # fmt: skip
+
+        return confirm(self, f"Seal {c.name}?", text, "Seal circle", seal)
 
     def ask_leave(self):
         c = self.current

@@ -580,3 +580,37 @@ def test_signal_emits_do_not_drain_true():
         source.fired.emit("x")
     assert abs(sys.getrefcount(True) - before) < 50
     assert not qt_fixes.emit_leaks_true()
+
+
+def test_seal_a_circle_made_before_the_seal_from_the_keyboard(qtbot, make_window, tmp_path):
+    ana, circles, cid, ben = _setup_with_ben(qtbot, make_window, tmp_path)
+    try:
+        assert circles.circles[0].sealed and circles.seal_button.isHidden()  # new circles are sealed already
+
+        def forget(app):  # as a version before the seal stored it, on both sides
+            settings = app.circles._store.circle(cid).transport
+            settings.pop("seal")
+            with app.vault.transaction():
+                app.circles._store.update_circle(cid, transport=settings)
+            return Changed(None, Changes.CIRCLES)
+
+        run_op(qtbot, ana, forget)
+        forget(ben.app)
+        qtbot.waitUntil(lambda: not circles.circles[0].sealed and circles.seal_button.isVisible(), timeout=10000)
+        assert circles.seal_button.isEnabled() and circles.seal_button.accessibleName() == "Seal circle"
+        assert circles.seal_button.focusPolicy() & Qt.FocusPolicy.TabFocus
+        circles.seal_button.setFocus()
+        qtbot.keyClick(circles.seal_button, Qt.Key.Key_Space)
+        box = confirm_box(qtbot, circles)
+        assert "opaque" in box.text() and box.accessibleName() == "Seal Tuesday group?"
+        assert box.defaultButton() is not box.yes_button  # Cancel is the default
+        box.yes_button.setFocus()
+        qtbot.keyClick(box.yes_button, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: circles.circles[0].sealed and circles.seal_button.isHidden(), timeout=10000)
+        sync(qtbot, ana)  # the key goes to Ben, end to end
+        ben.sync()
+        key = run_query(qtbot, ana, lambda app: app.circles._store.circle(cid).transport["seal"])
+        assert ben.app.circles._store.circle(cid).transport["seal"] == key
+        assert ben.circles.get_circle(cid).sealed
+    finally:
+        ben.app.lock()

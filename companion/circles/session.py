@@ -23,6 +23,8 @@ from companion.sync.transports import sealed
 
 #: An admin's envelope carrying a transport seal key to the members it names (protocol.md §10.2).
 SEAL_KIND = "seal.key"
+#: A seal epoch's high bits are the length of the roster it was made with (see :meth:`CircleSession.rotate_seal`).
+EPOCH_ROSTER_SHIFT = 32
 
 
 def new_id() -> str:
@@ -125,6 +127,11 @@ class CircleSession:
         """A fresh transport seal key for the circle (admins): turns the seal on for a circle without one, or
         replaces the current key — after a removal, so that the removed member cannot open what comes next.
 
+        The epoch is ``max(current + 1, roster length << 32)``: greater than every epoch this device knew, and greater
+        than any epoch an admin could make without knowing this roster state — so a rotation made for a removal
+        outranks one made at the same time by an admin who had not seen the removal yet (receivers refuse an epoch
+        whose roster part is beyond the roster head its envelope names).
+
         The key goes end to end (HPKE, in a signed ``seal.key`` envelope) to the active members other than me,
         and nobody else; that envelope, and everything already waiting in the outbox, goes out under the old key
         (or unsealed), which the recipients hold. Its epoch is one more than the current key's, so it wins over
@@ -133,7 +140,7 @@ class CircleSession:
             raise InvalidInputError("Only a facilitator (admin) of this circle can change its seal.")
         before = self.circle.transport
         old = before.get("seal") or ""
-        epoch = int(before.get("seal_epoch", 0)) + 1
+        epoch = max(int(before.get("seal_epoch", 0)) + 1, self.roster.seq << EPOCH_ROSTER_SHIFT)
         key = sealed.new_seal_key()
         self.store.pin_unsent(self.circle_id, old)
         self.send_seal_key(key, epoch, self.others(), holders={self.me.fingerprint}, pin=old)

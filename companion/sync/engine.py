@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from companion.circles import checkins, invites
 from companion.circles.roster import Roster, RosterError, SignedOp
-from companion.circles.session import SEAL_KIND, CircleSession, parse_seal_payload
+from companion.circles.session import EPOCH_ROSTER_SHIFT, SEAL_KIND, CircleSession, parse_seal_payload
 from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
 from companion.crypto import Header, PublicIdentity, open_envelope, peek_header, verify_envelope
@@ -837,6 +837,9 @@ class SyncEngine:
             key, epoch, holders = parse_seal_payload(data)
         except ValueError:
             raise Reject("malformed", header.author) from None
+        made_at = next((n for n, op in enumerate(self.s.roster.ops, 1) if op.hash == header.roster_head), 0)
+        if epoch >> EPOCH_ROSTER_SHIFT > made_at:
+            raise Reject("malformed", header.author)  # claims a roster state its envelope was not made with
         before = self.s.circle.transport
         after = sealed.install_key(before, key, epoch)
         if after != before:

@@ -111,7 +111,8 @@ def test_removal_rotates_the_seal_and_the_removed_member_cannot_read_what_follow
     ana.circles.remove_member(cid, cat.id)
     new_key = settings_of(ana, cid)["seal"]
     assert new_key != before_key and settings_of(ana, cid)["seal_previous"] == [before_key]
-    assert settings_of(ana, cid)["seal_epoch"] == 1
+    # made knowing the removal: its epoch's high bits are the roster's length after it
+    assert settings_of(ana, cid)["seal_epoch"] == ana.circles.get_circle(cid).roster_seq << 32
     ana.sync()
     [removal, rotation] = sorted(files(shared) - old_files)
     # both go out under the old key: Cat must learn she was removed, Ben must open the envelope with the new key
@@ -216,7 +217,7 @@ def test_an_offline_member_catches_up_even_when_later_blobs_arrive_first(circle,
     assert report.rejected == [] and report.deferred == 0
     assert sorted(i.title for i in cat.inbox()) == ["One", "Two"]
     assert settings_of(cat, cid)["seal"] == settings_of(ana, cid)["seal"] and waiting(cat) == []
-    assert settings_of(cat, cid)["seal_epoch"] == 1
+    assert settings_of(cat, cid)["seal_epoch"] == settings_of(ana, cid)["seal_epoch"]
     assert cat.circles.members(cid) and {m.member_id: m.status for m in cat.circles.members(cid)}[dan.id] == "removed"
     # Dan (removed) saw the removal, and nothing after it
     [report] = dan.sync()
@@ -237,7 +238,8 @@ def test_a_member_offline_for_two_rotations_gets_both_in_order(circle, shared: P
     ana.circles.remove_member(cid, eve.id)
     ana.circles.share(ana.entry("last", title="Last"), cid)
     ana.sync()
-    assert settings_of(ana, cid)["seal_epoch"] == 2 and len(ring_of(ana, cid)) == 3
+    assert settings_of(ana, cid)["seal_epoch"] == ana.circles.get_circle(cid).roster_seq << 32
+    assert len(ring_of(ana, cid)) == 3
     [report] = ben.sync()  # offline for both: one sync brings both rotations and what each sealed
     assert report.rejected == [] and report.deferred == 0
     assert sorted(i.title for i in ben.inbox()) == ["Between", "Last"]
@@ -288,7 +290,8 @@ def test_two_admins_rotating_at_once_end_on_the_same_key_and_lose_nothing(circle
     ana.circles.seal_circle(cid)  # neither has seen the other's rotation yet
     ben.circles.seal_circle(cid)
     ka, kb = settings_of(ana, cid)["seal"], settings_of(ben, cid)["seal"]
-    assert ka != kb and settings_of(ana, cid)["seal_epoch"] == settings_of(ben, cid)["seal_epoch"] == 1
+    epoch = settings_of(ana, cid)["seal_epoch"]
+    assert ka != kb and epoch == settings_of(ben, cid)["seal_epoch"] == ana.circles.get_circle(cid).roster_seq << 32
     ana.circles.share(ana.entry("from ana", title="A"), cid)
     ben.circles.share(ben.entry("from ben", title="B"), cid)
     for x in (ana, ben, cat, ana, ben, cat):
@@ -302,10 +305,48 @@ def test_two_admins_rotating_at_once_end_on_the_same_key_and_lose_nothing(circle
     # a later rotation (by either) wins everywhere
     ben.circles.seal_circle(cid)
     later = settings_of(ben, cid)["seal"]
-    assert settings_of(ben, cid)["seal_epoch"] == 2
+    assert settings_of(ben, cid)["seal_epoch"] == epoch + 1
     for x in (ben, ana, cat):
         x.sync()
     assert {settings_of(x, cid)["seal"] for x in (ana, ben, cat)} == {later}
+
+
+def test_a_rotation_for_a_removal_outranks_one_made_at_the_same_time_without_knowing_it(circle, shared: Path) -> None:
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ana.circles.promote(cid, ben.id)
+    for x in (ana, ben, cat):
+        x.sync()
+    ben.circles.seal_circle(cid)  # Ben rotates, not knowing Ana is removing Cat: his key goes to Cat too
+    ana.circles.remove_member(cid, cat.id)
+    ka, kb = settings_of(ana, cid)["seal"], settings_of(ben, cid)["seal"]
+    assert settings_of(ana, cid)["seal_epoch"] > settings_of(ben, cid)["seal_epoch"]
+    for x in (ben, ana, cat, ben, ana):
+        x.sync()
+    # whatever the key ids, the rotation made for the removal is current everywhere, and Cat never gets it
+    assert {settings_of(x, cid)["seal"] for x in (ana, ben)} == {ka}
+    assert ka not in str(settings_of(cat, cid)) and parse_seal_key(kb) in ring_of(ben, cid)
+    before = files(shared)
+    item = ana.circles.share(ana.entry("after", title="After"), cid).value
+    ana.sync()
+    ben.sync()
+    assert [i.title for i in ben.inbox()] == ["After"]
+    [newest] = files(shared) - before
+    assert opened_by(ring_of(cat, cid), [newest])[0][:4] == b"CPNT"
+    assert item.item_id.encode() in opened_by(ring_of(ben, cid), [newest])[0]
+
+
+def test_a_rotation_claiming_a_later_roster_than_its_own_is_refused(circle, shared: Path) -> None:
+    cid, p = circle
+    ana, ben = p["ana"], p["ben"]
+    s = ana.circles._session(cid)
+    with ana.app.vault.transaction():
+        s.send_seal_key(new_seal_key(), (s.roster.seq + 1) << 32, s.others(), holders={ana.id},
+                        pin=settings_of(ana, cid)["seal"])  # fmt: skip
+    ana.sync()
+    [report] = ben.sync()
+    assert [r.reason for r in report.rejected] == ["malformed"]
+    assert settings_of(ben, cid).get("seal_epoch") is None
 
 
 def test_a_member_admitted_with_the_older_keyring_is_sent_the_new_key(circle, shared: Path, people,
@@ -356,7 +397,8 @@ def test_sealing_a_circle_made_before_the_seal_end_to_end(people, shared: Path) 
     old_files = files(shared)
     assert ana.circles.seal_circle(cid).value.sealed
     key = settings_of(ana, cid)["seal"]
-    assert settings_of(ana, cid)["seal_epoch"] == 1 and "seal_previous" not in settings_of(ana, cid)
+    epoch = settings_of(ana, cid)["seal_epoch"]
+    assert epoch == ana.circles.get_circle(cid).roster_seq << 32 and "seal_previous" not in settings_of(ana, cid)
     ana.sync()
     [seal_on] = files(shared) - old_files
     assert seal_on.read_bytes()[:4] == b"CPNE"  # the key goes to members who have none: unsealed, end to end
@@ -400,4 +442,4 @@ def test_sealing_a_circle_made_before_the_seal_end_to_end(people, shared: Path) 
     assert [i.title for i in dan.inbox()] == ["Dan"]
     # sealing again rotates the key (e.g. after a lost device); the old one stays for reading
     ana.circles.seal_circle(cid)
-    assert settings_of(ana, cid)["seal_epoch"] == 2 and ring_of(ana, cid)[1] == parse_seal_key(key)
+    assert settings_of(ana, cid)["seal_epoch"] > epoch and ring_of(ana, cid)[1] == parse_seal_key(key)

@@ -82,3 +82,47 @@ def test_three_members_sealed_over_a_relay_leave_no_header_field_in_its_database
     both = stored()
     assert [s for s in (*control, *HEADER_KINDS) if s.encode() not in both] == []
     assert [s for s in secrets if s.encode() in both] == []
+
+
+def test_a_removed_member_pulling_from_the_relay_with_all_its_keys_opens_nothing_after_the_rotation(
+    people, relay_url: str
+) -> None:
+    """The relay capability is not rotated by a removal, so a removed member can still pull the mailbox: what it
+    gets after the rotation stays sealed under a key it never received."""
+    from companion.sync.transports import make_transport
+    from companion.sync.transports.relay import new_mailbox
+
+    def pull_all(settings: dict) -> list[bytes]:
+        t = make_transport(settings, writer_id="w")
+        try:
+            return t.pull(None).blobs
+        finally:
+            t.close()
+
+    ana, ben, cat = people["ana"], people["ben"], people["cat"]
+    cid = ana.circles.create_circle("R", relay=new_mailbox(relay_url).to_dict(), display_name="Ana").value.id
+    for x in (ben, cat):
+        x.circles.join(ana.circles.invite(cid).value.code, display_name=x.name)
+        x.sync()
+        ana.sync()
+        x.sync()
+    cats = cat.app.circles._store.circle(cid).transport  # the capability and every seal key Cat holds
+    count = len(pull_all(cats))
+    ana.circles.remove_member(cid, cat.id)
+    ana.sync()
+    ben.sync()
+    item = ana.circles.share(ana.entry("after", title="After"), cid).value
+    ana.sync()
+    ben.sync()
+    reply = ben.circles.reply(item.item_id, "seen").value
+    ben.sync()
+    ana.sync()
+    assert [r.text for r in ana.circles.replies_to(item.item_id)] == ["seen"]
+    assert cat.sync()[0].removed
+    got = pull_all(cats)[count:]
+    removal_and_key, after = got[:2], got[2:]
+    assert [b[:4] for b in removal_and_key] == [b"CPNE", b"CPNE"] and len(after) == 2
+    assert all(b[:4] == b"CPNT" for b in after)
+    assert [n for n in (cid, item.item_id, reply.reply_id, ana.id, ben.id) if n.encode() in b"".join(after)] == []
+    bens = pull_all(ben.app.circles._store.circle(cid).transport)[count + 2 :]
+    assert all(b[:4] == b"CPNE" for b in bens) and item.item_id.encode() in b"".join(bens)

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from companion.attendance.store import AttendanceBook, CheckIn
@@ -378,6 +378,7 @@ class CirclesService:
         request = invites.JoinRequest(s.circle_id, iid, PublicIdentity.from_bytes(bytes(public)), name, 0)
         with self._vault.transaction():
             s.admit(request, bytes(row[0]), replaces=row[1])
+            self._announce_to_newcomer(s)
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
 
     def decline(self, circle: str, member: str) -> Changed[None]:
@@ -825,6 +826,21 @@ class CirclesService:
                     changes |= self.announce_meeting(meeting_id, circle=a.circle_id).changes
         return changes
 
+    def _announce_to_newcomer(self, s: CircleSession) -> None:
+        """Someone was just admitted to ``s``'s circle (inside that transaction): announce again, to everyone now
+        in it, the meetings I announced there that are not over yet, so the newcomer sees them and can check in.
+        Members who had them get the same meeting as its next revision (nothing changes for them)."""
+        if not s.i_am_admin:
+            return
+        book = AttendanceBook(self._vault)
+        now = datetime.fromtimestamp(self.clock()).astimezone()
+        for a in self._announcements(None, s.circle_id):
+            if a.state != "announced" or a.meeting_id is None:
+                continue
+            meeting = book.get_meeting(a.meeting_id)
+            if meeting.starts_at + timedelta(minutes=meeting.minutes) > now:
+                self.announce_meeting(a.meeting_id, circle=s.circle_id)
+
     def meeting_deleted(self, meeting_uid: str) -> Changes:
         """Called as a meeting is deleted: withdraw its announcements."""
         if any(a.state == "announced" for a in self._announcements(meeting_uid, None)):
@@ -952,6 +968,7 @@ class CirclesService:
             transport = self.transport_factory(s.circle.transport, s.circle.writer_id)
         engine = SyncEngine(s, transport, clock=self.clock)
         engine.on_check_in = self._record_check_in
+        engine.on_admitted = self._announce_to_newcomer
         return engine
 
     def sync(self, circle: str | None = None) -> Changed[list[SyncReport]]:

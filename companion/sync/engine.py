@@ -647,6 +647,8 @@ class SyncEngine:
         if not approve:
             self.s.admit(request, secret, replaces=replaces)
             self._admitted.append(request.member_id)
+            if self.on_admitted is not None:
+                self.on_admitted(self.s)
         self._changed.add("circles")
         return "applied", None, None
 
@@ -881,6 +883,8 @@ class SyncEngine:
 
     #: Set by the service: records a verified check-in with the attendance book; returns whether it was new.
     on_check_in: Callable[[checkins.CheckIn], bool] | None = None
+    #: Set by the service: called in the transaction that admitted someone (e.g. to tell them of meetings).
+    on_admitted: Callable[[CircleSession], None] | None = None
 
     def _meeting_announcement(self, blob: bytes, header: Header) -> str:
         """An admin's announcement of a meeting: kept so that members can check in. Only admins may announce."""

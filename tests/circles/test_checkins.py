@@ -414,3 +414,37 @@ def test_malformed_payloads_are_rejected_never_crash(circle) -> None:
     every = [r.reason for who in (ana, ben) for r in who.circles.rejections(cid, limit=10**6)]
     assert every == ["malformed"] * sent
     assert len(ben.circles.meetings_announced()) == 1 and ana.app.attendance.pending_check_ins() == []
+
+
+@pytest.mark.parametrize("approve", [False, True], ids=["invite", "approved-request"])
+def test_a_newcomer_is_told_of_meetings_not_over_yet(circle, approve: bool) -> None:
+    """Announcements went to the members of the day; someone admitted later hears of the meetings not over yet
+    (and only those), whether the invite admits at once or the facilitator approves the request."""
+    cid, p = circle
+    ana, ben, dan = p["ana"], p["ben"], p["dan"]
+    now = _announce(ana, cid, at=_now() - timedelta(minutes=10), topic="boundaries")  # under way
+    ana.circles.announce_meeting(now.id, include_topic=True)
+    later = _announce(ana, cid, at=_now() + timedelta(days=2))
+    past = _announce(ana, cid, at=_now() - timedelta(days=3))
+    ben.sync()
+    everything = {now.uid, later.uid, past.uid}
+    assert {m.meeting_uid for m in ben.circles.meetings_announced()} == everything
+
+    code = ana.circles.invite(cid, approve=approve).value.code
+    dan.circles.join(code, display_name="Dan")
+    dan.sync()
+    ana.sync()
+    if approve:
+        assert dan.circles.meetings_announced() == []
+        ana.circles.approve(cid, "Dan")
+        ana.sync()
+    dan.sync()
+    seen = {m.meeting_uid: m for m in dan.circles.meetings_announced()}
+    assert set(seen) == {now.uid, later.uid}
+    assert (seen[now.uid].topic, seen[now.uid].announced_by) == ("boundaries", ana.id)  # the topic choice kept
+    dan.circles.check_in(now.uid)
+    dan.sync()
+    ana.sync()
+    assert [c.check_in.member_id for c in ana.app.attendance.pending_check_ins()] == [dan.id]
+    ben.sync()  # Ben got the same meetings again as their next revision: nothing doubled, nothing lost
+    assert sorted(m.meeting_uid for m in ben.circles.meetings_announced()) == sorted(everything)

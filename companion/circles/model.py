@@ -44,6 +44,7 @@ class MemberInfo(_Json):
     key_changed: bool
     is_me: bool
     note: str = ""  # e.g. what a removed member keeps
+    joined_as: str = ""  # the name the roster's signed `add` gave them, when they have chosen another since
 
 
 @dataclass(frozen=True)

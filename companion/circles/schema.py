@@ -248,4 +248,18 @@ UPDATE invites SET seal = (SELECT coalesce(json_extract(c.transport, '$.seal'), 
                            WHERE c.id = invites.circle_id);
 """
 
-MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS, V4_COUNTERS, V5_SEAL_ROTATION]
+# v6: display names members chose for themselves (companion/circles/names.py). The roster's `name` stays what the
+# admin's signed `add` said (history); this holds each member's latest signed name statement, which is what is shown.
+V6_NAMES = """
+CREATE TABLE member_names (
+    circle_id  TEXT NOT NULL,
+    member_id  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    counter    INTEGER NOT NULL,                  -- the statement's counter: only a greater one replaces it
+    statement  TEXT NOT NULL,                     -- JSON {"statement", "sig"}: relayed verbatim in welcomes
+    at         INTEGER NOT NULL,                  -- when this device learned it
+    PRIMARY KEY (circle_id, member_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1, V2_MEETINGS, V3_STATUS, V4_COUNTERS, V5_SEAL_ROTATION, V6_NAMES]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from companion.circles import invites
+from companion.circles import invites, names
 from companion.circles.roster import Member, Roster, SignedOp, b64e, canonical, make_op
 from companion.circles.store import CircleRow, CircleStore, blob_id, now_ms
 from companion.crypto import Identity, PublicIdentity, seal
@@ -101,10 +101,13 @@ class CircleSession:
         recipients: Sequence[PublicIdentity],
         roster_head: bytes | None = None,
         pin: str | None = None,
+        counter: int | None = None,
     ) -> bytes:
         """Seal an envelope and queue it. ``pin`` fixes the transport seal it goes out under (see
-        :meth:`CircleStore.enqueue`); by default, the circle's current key when the sync plans it."""
-        counter = self.store.next_counter(self.circle_id)
+        :meth:`CircleStore.enqueue`); by default, the circle's current key when the sync plans it. ``counter``:
+        one already taken from :meth:`CircleStore.next_counter` (a name statement names its own), else the next."""
+        if counter is None:
+            counter = self.store.next_counter(self.circle_id)
         content_key = None if recipients else os.urandom(32)
         blob = seal(
             self.me, list(recipients), kind=kind, circle_id=self.circle_id, item_id=item_id, revision=revision,
@@ -208,7 +211,8 @@ class CircleSession:
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,
             revision=self.roster.seq, counter=self.store.next_counter(self.circle_id), roster_head=self.roster.head,
             payload=payload_bytes({"circle_name": self.roster.circle_name, "suite": self.circle.suite,
-                                   "roster": [op.to_json() for op in self.roster.ops], "seal": self.keyring()}),
+                                   "roster": [op.to_json() for op in self.roster.ops], "seal": self.keyring(),
+                                   "names": self.name_statements()}),
             suite=self.circle.suite,
         )  # fmt: skip
         # The welcome goes out under the seal the invite code carried (the only key the joiner holds), which may
@@ -222,6 +226,20 @@ class CircleSession:
             "UPDATE join_requests SET state = 'admitted' WHERE circle_id = ? AND member_id = ?",
             (self.circle_id, request.member_id),
         )
+
+    # -- display names (companion/circles/names.py) ---------------------------------------------------------
+
+    def name_statements(self) -> list[dict[str, str]]:
+        """The signed name statements of the active members, as a welcome carries them (the newcomer checks each
+        against the member's key from the roster, so the admin relays them but cannot change them)."""
+        active = {m.member_id for m in self.roster.active()}
+        return list(self.store.name_statements(self.circle_id, active).values())
+
+    def send_name(self, statement: dict[str, str], to: Sequence[Member], *, counter: int | None = None) -> None:
+        """Queue my signed name ``statement`` (kind ``name``) to the members ``to``."""
+        if to:
+            self.seal_and_queue(kind=names.KIND_NAME, item_id=new_id(), revision=1, payload=statement,
+                                recipients=[m.public for m in to], counter=counter)  # fmt: skip
 
     # -- items ----------------------------------------------------------------------------------------------
 

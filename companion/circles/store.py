@@ -173,11 +173,47 @@ class CircleStore:
         return row is not None
 
     def member_rows(self, circle_id: str) -> list[tuple[Any, ...]]:
+        """``(member_id, public, name, role, status, verified, key_changed, joined_seq, ended_seq, watermark,
+        roster_name)``: ``name`` is the latest name the member chose (``member_names``), else the roster's."""
         return self.conn.execute(
-            "SELECT member_id, public, name, role, status, verified, key_changed, joined_seq, ended_seq, watermark "
-            "FROM members WHERE circle_id = ? ORDER BY joined_seq, member_id",
+            "SELECT m.member_id, m.public, coalesce(n.name, m.name), m.role, m.status, m.verified, m.key_changed, "
+            "m.joined_seq, m.ended_seq, m.watermark, m.name FROM members m LEFT JOIN member_names n "
+            "ON n.circle_id = m.circle_id AND n.member_id = m.member_id WHERE m.circle_id = ? "
+            "ORDER BY m.joined_seq, m.member_id",
             (circle_id,),
         ).fetchall()
+
+    # -- display names (companion/circles/names.py) ------------------------------------------------------------
+
+    def display_names(self, circle_id: str) -> dict[str, str]:
+        """``{member id: the name shown}``: the latest chosen name, else the roster's."""
+        return {str(r[0]): str(r[2]) for r in self.member_rows(circle_id)}
+
+    def name_counter(self, circle_id: str, member_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT counter FROM member_names WHERE circle_id = ? AND member_id = ?", (circle_id, member_id)
+        ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def set_name(self, circle_id: str, member_id: str, name: str, counter: int, statement: dict[str, str]) -> bool:
+        """Keep ``name`` as the member's current one if ``counter`` is greater than the stored statement's."""
+        if counter <= self.name_counter(circle_id, member_id):
+            return False
+        self.conn.execute(
+            "INSERT INTO member_names(circle_id, member_id, name, counter, statement, at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(circle_id, member_id) DO UPDATE SET name = excluded.name, counter = excluded.counter, "
+            "statement = excluded.statement, at = excluded.at",
+            (circle_id, member_id, name, counter, json.dumps(statement), now_ms()),
+        )
+        return True
+
+    def name_statements(self, circle_id: str, member_ids: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+        """``{member id: signed statement}`` of the stored names (of ``member_ids`` only, if given)."""
+        rows = self.conn.execute(
+            "SELECT member_id, statement FROM member_names WHERE circle_id = ?", (circle_id,)
+        ).fetchall()
+        wanted = set(member_ids) if member_ids is not None else None
+        return {str(r[0]): json.loads(r[1]) for r in rows if wanted is None or r[0] in wanted}
 
     def set_verified(self, public: PublicIdentity, verified: bool) -> None:
         self.conn.execute(

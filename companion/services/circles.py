@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from companion.attendance.store import AttendanceBook, CheckIn
-from companion.circles import checkins, invites
+from companion.circles import checkins, invites, names
 from companion.circles.checkins import AnnouncedMeeting, Announcement, SentCheckIn
 from companion.circles.model import (
     CircleInfo,
@@ -124,7 +124,7 @@ def _sync_changes(report: SyncReport) -> Changes:
 
 
 def _name(text: str, what: str = "A display name") -> str:
-    value = " ".join(clean_text(text).split())
+    value = names.normalize(text)  # the same folding as a new name (names.clean_name)
     if len(value) > MAX_NAME:
         raise InvalidInputError(f"{what} can be at most {MAX_NAME} characters long.")
     return value
@@ -410,8 +410,9 @@ class CirclesService:
         note = {"removed": REMOVED_NOTE, "left": LEFT_NOTE, "replaced": REPLACED_NOTE}.get(r[4], "")
         if r[6]:
             note = KEY_CHANGED_NOTE
+        joined_as = r[10] if r[10] != r[2] else ""
         return MemberInfo(member_id=r[0], name=r[2], role=r[3], status=r[4], verified=bool(r[5]),
-                          key_changed=bool(r[6]), is_me=r[0] == me, note=note)  # fmt: skip
+                          key_changed=bool(r[6]), is_me=r[0] == me, note=note, joined_as=joined_as)  # fmt: skip
 
     def remove_member(self, circle: str, member: str) -> Changed[MemberInfo]:
         """Remove someone. Later items are never wrapped to them; what they already received stays with them.
@@ -509,6 +510,34 @@ class CirclesService:
             self._store.set_verified(pub, True)
         return Changed(self._member(s.circle_id, mid), Changes.CIRCLES)
 
+    # -- my display name in a circle (companion/circles/names.py) -------------------------------------------
+
+    def set_my_name(self, circle: str, name: str) -> Changed[MemberInfo]:
+        """Change how I am known in this circle (admins and members alike). Sent on the next sync to the circle's
+        other active members as a statement I sign, and carried in later welcomes; the newest one wins on every
+        device. The roster keeps the name I joined under, and members' screens show it beside the new one.
+
+        Refused if it is empty, too long, or a name another member of the circle goes by (now, or the one they
+        joined under): a new name must not let anyone pass for someone else."""
+        s = self._active_session(circle)
+        value = names.clean_name(name)
+        current = self._store.display_names(s.circle_id)
+        if value == current.get(s.me.fingerprint):
+            return Changed(self._member(s.circle_id, s.me.fingerprint), Changes.NONE)
+        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in s.others()]
+        if names.taken_by(value, others) is not None:
+            raise InvalidInputError(
+                f"Someone else in this circle goes by “{value}” (or joined under it). Choose a name the others "
+                "can tell apart from theirs."
+            )
+        with self._vault.transaction():
+            counter = self._store.next_counter(s.circle_id)
+            statement = names.make_statement(s.me, s.circle_id, value, counter)
+            s.send_name(statement, s.others(), counter=counter)
+            self._store.set_name(s.circle_id, s.me.fingerprint, value, counter, statement)
+            self._store.update_circle(s.circle_id, my_name=value)
+        return Changed(self._member(s.circle_id, s.me.fingerprint), Changes.CIRCLES)
+
     # -- availability ("available to support" / "taking a break") --------------------------------------------
 
     def set_availability(self, circle: str, available: bool) -> Changed[None]:
@@ -584,9 +613,9 @@ class CirclesService:
             (entry.uid, s.circle_id),
         ).fetchone()
         item_id, revision = (existing[0], existing[1] + 1) if existing else (new_id(), 1)
-        names = {m.member_id: m.name for m in s.roster.members.values()}
+        shown = self._store.display_names(s.circle_id)
         preview = SharePreview(
-            s.circle_id, item_id, revision, [{"member_id": a, "name": names.get(a, "")} for a in audience], payload
+            s.circle_id, item_id, revision, [{"member_id": a, "name": shown.get(a, "")} for a in audience], payload
         )
         return s, entry, preview, options, existing
 
@@ -722,7 +751,7 @@ class CirclesService:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (reply_id, cid, item_id, s.me.fingerprint, kind, text, created, created),
             )
-        me_name = s.roster.members[s.me.fingerprint].name if s.me.fingerprint in s.roster.members else ""
+        me_name = self._store.display_names(cid).get(s.me.fingerprint, "")
         return Changed(
             ReplyInfo(reply_id, item_id, s.me.fingerprint, me_name, kind, text, created, True), Changes.INBOX
         )
@@ -886,9 +915,10 @@ class CirclesService:
         """Member side: meetings announced to my circles, soonest first, with the check-in window and whether
         (and when) I checked in."""
         sql = ("SELECT a.circle_id, c.name, a.meeting_uid, a.starts_at, a.format, a.minutes, a.topic, a.author, "
-               "coalesce(m.name, ''), a.revision, k.checked_in_at FROM announced_meetings a "
+               "coalesce(n.name, m.name, ''), a.revision, k.checked_in_at FROM announced_meetings a "
                "JOIN circles c ON c.id = a.circle_id "
                "LEFT JOIN members m ON m.circle_id = a.circle_id AND m.member_id = a.author "
+               "LEFT JOIN member_names n ON n.circle_id = a.circle_id AND n.member_id = a.author "
                "LEFT JOIN my_check_ins k ON k.circle_id = a.circle_id AND k.meeting_uid = a.meeting_uid")  # fmt: skip
         args: tuple[Any, ...] = ()
         if circle:
@@ -1042,9 +1072,11 @@ class CirclesService:
     def inbox(self, circle: str | None = None, *, limit: int = 200) -> list[InboxItem]:
         """Received items, newest first (expired ones are purged first)."""
         self.purge_expired()
-        sql = ("SELECT i.circle_id, c.name, i.item_id, i.author, coalesce(m.name, ''), i.revision, i.payload, "
-               "i.shared_at, i.received_at, i.expires_at, i.read FROM inbox i JOIN circles c ON c.id = i.circle_id "
-               "LEFT JOIN members m ON m.circle_id = i.circle_id AND m.member_id = i.author")  # fmt: skip
+        sql = ("SELECT i.circle_id, c.name, i.item_id, i.author, coalesce(n.name, m.name, ''), i.revision, "
+               "i.payload, i.shared_at, i.received_at, i.expires_at, i.read FROM inbox i "
+               "JOIN circles c ON c.id = i.circle_id "
+               "LEFT JOIN members m ON m.circle_id = i.circle_id AND m.member_id = i.author "
+               "LEFT JOIN member_names n ON n.circle_id = i.circle_id AND n.member_id = i.author")  # fmt: skip
         args: tuple[Any, ...] = ()
         if circle:
             sql += " WHERE i.circle_id = ?"
@@ -1063,8 +1095,9 @@ class CirclesService:
         """Replies and reactions to an item (received or my own shared one), oldest first."""
         me = self._identity().fingerprint
         rows = self._store.conn.execute(
-            "SELECT r.reply_id, r.item_id, r.author, coalesce(m.name, ''), r.kind, r.text, r.created_at FROM replies r "
-            "LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author WHERE r.item_id = ? "
+            "SELECT r.reply_id, r.item_id, r.author, coalesce(n.name, m.name, ''), r.kind, r.text, r.created_at "
+            "FROM replies r LEFT JOIN members m ON m.circle_id = r.circle_id AND m.member_id = r.author "
+            "LEFT JOIN member_names n ON n.circle_id = r.circle_id AND n.member_id = r.author WHERE r.item_id = ? "
             "ORDER BY r.rowid", (item_id,),
         ).fetchall()  # fmt: skip
         return [

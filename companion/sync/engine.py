@@ -23,6 +23,7 @@ nothing behind and never stops the rest of the batch. A failed transport step en
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -30,13 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from companion.circles import checkins, invites
+from companion.circles import checkins, invites, names
 from companion.circles.roster import Roster, RosterError, SignedOp
 from companion.circles.session import EPOCH_ROSTER_SHIFT, SEAL_KIND, CircleSession, parse_seal_payload
 from companion.circles.store import blob_id as content_address
 from companion.circles.store import now_ms
 from companion.crypto import Header, PublicIdentity, open_envelope, peek_header, verify_envelope
-from companion.errors import CancelledError, CompanionError, InvalidEnvelope
+from companion.errors import CancelledError, CompanionError, InvalidEnvelope, InvalidSignature
 from companion.sync.transports import sealed
 from companion.sync.transports.base import Transport
 
@@ -498,6 +499,7 @@ class SyncEngine:
             "roster": self._roster, "item": self._item, "reply": self._reply, "reaction": self._reply,
             "retract": self._retract, "leave": self._leave, "status": self._status, SEAL_KIND: self._seal_key,
             checkins.KIND_MEETING: self._meeting_announcement, checkins.KIND_CHECK_IN: self._check_in,
+            names.KIND_NAME: self._name,
         }.get(header.kind)  # fmt: skip
         if handler is None:
             return "ignored", author, header.counter
@@ -565,6 +567,8 @@ class SyncEngine:
             raise
         if fields["subject"] == self.s.me.fingerprint and fields["type"] == "remove":
             self.s.store.update_circle(self.s.circle_id, state="removed")
+        if fields["type"] == "add":
+            self._tell_newcomer_my_name(str(fields["subject"]))
         ended = fields["subject"] if fields["type"] in ("remove", "leave") else fields.get("replaces")
         if ended and isinstance(fields.get("watermark"), int) and ended != self.s.me.fingerprint:
             self._take_back_late(str(ended), int(fields["watermark"]))
@@ -585,7 +589,11 @@ class SyncEngine:
         if not late:
             return
         args = (cid, author, watermark)
-        for table, view in (("inbox", "inbox"), ("replies", "inbox"), ("announced_meetings", "meetings")):
+        tables = (("inbox", "inbox"), ("replies", "inbox"), ("announced_meetings", "meetings"))
+        dropped = conn.execute("DELETE FROM member_names WHERE circle_id = ? AND member_id = ? AND counter > ?", args)
+        if dropped.rowcount:
+            self._changed.add("circles")  # a name they chose after their removal: the roster's is shown again
+        for table, view in tables:
             if conn.execute(f"DELETE FROM {table} WHERE circle_id = ? AND author = ? AND counter > ?", args).rowcount:
                 self._changed.add(view)
         at = now_ms()
@@ -684,11 +692,72 @@ class SyncEngine:
         except ValueError:
             raise Reject("invalid_welcome", admin_key.fingerprint) from None
         store.update_circle(circle.id, state="active", suite=suite, invite_secret=None, transport=transport)
+        self._welcome_names(partial, data.get("names"))
         self.s.roster = partial
         self.s.refresh()
         self._joined = True
         self._changed.add("circles")
         return "applied"
+
+    def _welcome_names(self, roster: Roster, statements: Any) -> None:
+        """The members' current display names a welcome carries: each a statement signed by that member, checked
+        against their key from the (verified) roster. One that does not check is skipped (the roster's name is
+        shown instead, until the member's own device sends it); an older welcome without names is fine."""
+        if not isinstance(statements, list):
+            return
+        for data in statements[: len(roster.members)]:
+            member_id = _statement_member(data)
+            m = roster.members.get(member_id or "")
+            if m is None or m.status != "active" or member_id == self.s.me.fingerprint:
+                continue
+            try:
+                name, counter = names.open_statement(data, m.public, self.s.circle_id)
+            except (ValueError, InvalidSignature):
+                continue
+            self.s.store.set_name(self.s.circle_id, m.member_id, name, counter, data)
+
+    # names ----------------------------------------------------------------------------------------------------
+
+    def _name(self, blob: bytes, header: Header) -> str:
+        """A member's new display name for this circle (names.py): a statement signed by the envelope's author,
+        kept if its counter is greater than the one this device has; never from someone no longer active, never a
+        name another active member already goes by."""
+        data = self._open(blob)
+        if data is None:
+            return "not_for_me"
+        author = self.s.roster.members[header.author]
+        if author.status != "active":
+            raise Reject("not_a_member", header.author)  # sent before they left, arriving after: not shown
+        try:
+            name, counter = names.open_statement(data, author.public, self.s.circle_id)
+        except InvalidSignature:
+            raise Reject("invalid_signature", header.author) from None
+        except ValueError:
+            raise Reject("malformed", header.author) from None
+        if counter > header.counter:
+            raise Reject("malformed", header.author)  # a statement is never newer than the envelope carrying it
+        store = self.s.store
+        if counter <= store.name_counter(self.s.circle_id, header.author):
+            return "ignored"  # an older name arriving late, or one this device already has
+        current = store.display_names(self.s.circle_id)
+        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.s.roster.active()
+                  if m.member_id != header.author]  # fmt: skip
+        if names.taken_by(name, others) is not None:
+            raise Reject("name_taken", header.author)
+        store.set_name(self.s.circle_id, header.author, name, counter, data)
+        self._changed.add("circles")
+        return "applied"
+
+    def _tell_newcomer_my_name(self, member_id: str) -> None:
+        """Someone was just added: if I chose a name in this circle, send them my signed statement as it is (the
+        welcome may have been made by an admin who had not seen it yet); they keep it only if it is newer."""
+        me = self.s.me.fingerprint
+        newcomer = self.s.roster.members.get(member_id)
+        if member_id == me or newcomer is None or not self.s.i_am_member:
+            return
+        mine = self.s.store.name_statements(self.s.circle_id, [me]).get(me)
+        if mine is not None:
+            self.s.send_name(mine, [newcomer])
 
     # items ----------------------------------------------------------------------------------------------------
 
@@ -1042,6 +1111,15 @@ def welcome_keyring(settings: dict[str, Any], ring: Any) -> dict[str, Any]:
     out = sealed.install_key(out, key, epoch)
     sealed.check_keyring(out)
     return out
+
+
+def _statement_member(data: Any) -> str | None:
+    """The member a name statement claims to be from (unverified: only to find the key to verify it with)."""
+    try:
+        body = json.loads(base64.b64decode(str(data["statement"]), validate=True))
+        return str(body["member"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _roster_first(entry: tuple[str, bytes, int | None]) -> int:

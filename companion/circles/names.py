@@ -1,0 +1,93 @@
+"""Display names a member chose for themself in one circle ("change my name"), as signed *name statements*.
+
+A member's name in the roster is the one the admin's signed ``add`` gave them when they joined; it stays there
+as history. A member may later say how they want to be known, with a statement they sign themself::
+
+    statement = canonical JSON {v: 1, type: "name", circle, member, name, counter}
+    sig       = sign_message(member, "companion:v1:display-name", statement)
+
+It travels inside an ordinary envelope of kind ``name`` (payload ``{"statement", "sig"}``, base64), sealed to the
+circle's other active members, and verbatim inside later welcomes, so that a newcomer can check each name against
+the member's key from the roster (the admin relaying it cannot change it). ``counter`` orders a member's
+statements: it is the counter of the envelope that first carried it, so it only grows; a device keeps, per member,
+the statement with the greatest counter, and an older or replayed one never rolls a name back.
+
+Pure: no database, no I/O. Rules for receivers are in the sync engine (``_name``) and docs/circles.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, Final
+
+from companion.circles.roster import MAX_NAME, b64d, b64e, canonical
+from companion.crypto import Identity, PublicIdentity, sign_message, verify_message
+from companion.errors import InvalidInputError
+from companion.journal.entries import clean_text
+
+KIND_NAME: Final = "name"
+PURPOSE_NAME: Final = "companion:v1:display-name"
+
+
+def normalize(text: str) -> str:
+    """Control characters dropped, runs of white space folded to one space, trimmed (as for join names)."""
+    return " ".join(clean_text(text).split())
+
+
+def clean_name(text: str) -> str:
+    """A new display name as typed, normalized; ``InvalidInputError`` if empty or too long."""
+    value = normalize(text)
+    if not value:
+        raise InvalidInputError("Type the name you would like to be known by in this circle.")
+    if len(value) > MAX_NAME:
+        raise InvalidInputError(f"A display name can be at most {MAX_NAME} characters long.")
+    return value
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two names would read as the same to the others (case and spacing ignored)."""
+    return bool(a) and normalize(a).casefold() == normalize(b).casefold()
+
+
+def taken_by(name: str, others: Iterable[tuple[str, Iterable[str]]]) -> str | None:
+    """The member id among ``others`` (``(member id, [names they go by])``) already known as ``name``, if any."""
+    for member_id, names in others:
+        if any(same_name(name, n) for n in names):
+            return member_id
+    return None
+
+
+def make_statement(member: Identity, circle_id: str, name: str, counter: int) -> dict[str, str]:
+    """Sign a name statement (``name`` already cleaned) as it travels: ``{"statement", "sig"}``."""
+    body = canonical(
+        {"v": 1, "type": "name", "circle": circle_id, "member": member.fingerprint, "name": name, "counter": counter}
+    )
+    return {"statement": b64e(body), "sig": b64e(sign_message(member, PURPOSE_NAME, body))}
+
+
+def open_statement(data: Any, public: PublicIdentity, circle_id: str) -> tuple[str, int]:
+    """``(name, counter)`` of a statement signed by ``public`` for ``circle_id``. ``ValueError`` if it is
+    malformed, for another circle or member, or its name is not a valid display name; ``InvalidSignature`` if the
+    signature does not verify."""
+    if not isinstance(data, dict) or set(data) != {"statement", "sig"}:
+        raise ValueError("malformed name statement")
+    try:
+        body, sig = b64d(str(data["statement"])), b64d(str(data["sig"]))
+    except ValueError:
+        raise ValueError("malformed name statement") from None
+    verify_message(public, PURPOSE_NAME, body, sig)
+    try:
+        f = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("malformed name statement") from None
+    if not isinstance(f, dict) or f.get("v") != 1 or f.get("type") != "name":
+        raise ValueError("malformed name statement")
+    if f.get("circle") != circle_id or f.get("member") != public.fingerprint:
+        raise ValueError("a name statement for another circle or member")
+    name, counter = f.get("name"), f.get("counter")
+    if not isinstance(counter, int) or isinstance(counter, bool) or counter < 1:
+        raise ValueError("malformed name statement")
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME or normalize(name) != name:
+        raise ValueError("not a valid display name")
+    return name, counter

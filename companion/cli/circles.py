@@ -1,4 +1,4 @@
-"""Circle commands: identity, circle create|invite|join|members|remove|requests|approve|leave|verify|list,
+"""Circle commands: identity, circle create|invite|join|members|rename-me|remove|requests|approve|leave|verify|list,
 share, unshare, sync, inbox, reply, rejections."""
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = command(csub, "members", cmd_members, "who is in the circle, and who is verified")
     p.add_argument("circle", metavar="CIRCLE")
+
+    p = command(csub, "rename-me", cmd_rename_me, "change how you are known in this circle (the others see it)")
+    p.add_argument("circle", metavar="CIRCLE")
+    p.add_argument("name", metavar="NAME")
 
     p = command(csub, "remove", cmd_remove, "remove a member (they keep what they already received)")
     p.add_argument("circle", metavar="CIRCLE")
@@ -192,13 +196,22 @@ def cmd_members(ctx: Context) -> None:
             flags = [m.role, m.status, "verified" if m.verified else "unverified"]
             if m.is_me:
                 flags.append("you")
-            line = f"{m.member_id}  {m.name or '(no name)'}  {' · '.join(flags)}"
+            was = f" (joined as {m.joined_as})" if m.joined_as else ""
+            line = f"{m.member_id}  {m.name or '(no name)'}{was}  {' · '.join(flags)}"
             if m.note:
                 line += f"\n    {m.note}"
             out.append(line)
         return "\n".join(out)
 
     ctx.emit([m.to_json() for m in rows], text)
+
+
+def cmd_rename_me(ctx: Context) -> None:
+    changed = ctx.app().circles.set_my_name(ctx.args.circle, ctx.args.name)
+    m = changed.value
+    text = (f"You are “{m.name}” in this circle; the others see it after your next sync. They also see the name "
+            f"you joined under ({m.joined_as or 'none'})." if changed.changes else f"You are already “{m.name}”.")
+    ctx.emit(m.to_json(), text)
 
 
 def cmd_remove(ctx: Context) -> None:

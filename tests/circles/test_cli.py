@@ -100,3 +100,31 @@ def test_cli_seal_turns_the_seal_on_or_rotates_it(tmp_path: Path, shared: Path, 
         keys.append(app.circles._store.circle(cid).transport)
         app.lock()
     assert keys[0]["seal"] == keys[1]["seal"] and keys[0]["seal_epoch"] == keys[1]["seal_epoch"] > 0
+
+
+def test_cli_rename_me(tmp_path: Path, shared: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPANION_PASSPHRASE", "pw")
+    from companion.services import Companion
+    from companion.vault.header import FLOOR
+
+    ana, ben = tmp_path / "ana", tmp_path / "ben"
+    for d in (ana, ben):
+        Companion(d).create("pw", params=FLOOR).value  # noqa: B018
+    cid = run(capsys, ana, "circle", "create", "Tuesday", "--folder", str(shared), "--name", "Ana")[1]
+    cid = cid.strip().splitlines()[-1]
+    invite = run(capsys, ana, "circle", "invite", cid)[1].strip().splitlines()[-1]
+    run(capsys, ben, "circle", "join", invite, "--name", "Ben")
+    run(capsys, ana, "sync")
+    run(capsys, ben, "sync")
+    code, out = run(capsys, ben, "circle", "rename-me", "Tuesday", "Benji")
+    assert code == 0 and "Benji" in out and "Ben" in out
+    code, out = run(capsys, ben, "circle", "rename-me", cid, "ana")
+    assert code != 0 and "goes by" in out
+    code, out = run(capsys, ben, "circle", "rename-me", cid, "  ")
+    assert code != 0 and "Type the name" in out
+    run(capsys, ben, "sync")
+    run(capsys, ana, "sync")
+    code, out = run(capsys, ana, "circle", "members", cid)
+    assert code == 0 and "Benji (joined as Ben)" in out
+    code, out = run(capsys, ana, "--json", "circle", "members", cid)
+    assert {(m["name"], m["joined_as"]) for m in json.loads(out)} == {("Ana", ""), ("Benji", "Ben")}

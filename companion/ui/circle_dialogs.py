@@ -1,4 +1,5 @@
-"""Circle dialogs: create, invite (code + QR), join, verify (safety number + QR), and a plain confirmation.
+"""Circle dialogs: create, invite (code + QR), join, change my name, verify (safety number + QR), and a plain
+confirmation.
 
 Every dialog opens with ``open()`` (window-modal, not a nested event loop) and runs its vault work through the
 op runner it is given. Names and codes are shown as plain text only.
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from companion.circles.model import CircleInfo, InviteInfo, MemberInfo, SafetyNumber
+from companion.circles.roster import MAX_NAME
 from companion.ui.ops import OpRunner
 from companion.ui.qr import QrView
 
@@ -353,6 +355,72 @@ class JoinDialog(_Dialog):
         self.show_error(exc)
 
 
+class ChangeNameDialog(_Dialog):
+    """Change how I am known in one circle. The service checks the name (empty, too long, or one another member
+    goes by) and its message is shown here; the others see the new name after the next sync."""
+
+    changed = Signal(object)  # MemberInfo
+
+    def __init__(self, ops: OpRunner, circle: CircleInfo, parent: QWidget | None = None) -> None:
+        super().__init__("Change my name", f"Change how you are known in {circle.name}", parent)
+        self.ops, self.circle = ops, circle
+        self.name = name_widget(QLineEdit(circle.my_name), "Your name in this circle",
+                                "What the others in this circle see you as")  # fmt: skip
+        self.name.setMaxLength(MAX_NAME)
+        self.name.selectAll()
+        form = QFormLayout()
+        form.addRow("Your name in it", self.name)
+        hint = plain_label(
+            "Only this circle's members see it, end to end encrypted, from their next sync. They also keep seeing "
+            "the name you joined under, so nobody can pass for someone else by changing names.",
+            muted=True,
+        )
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.addButton("Change name", QDialogButtonBox.ButtonRole.AcceptRole)
+        name_widget(self.save_button, "Change name", "Send the new name to the circle")
+        self.save_button.setDefault(True)
+        name_widget(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), "Cancel")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        self.name.returnPressed.connect(self.submit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.resize(480, 0)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Tall enough for the wrapped hint and message at this width (a top-level dialog does not ask its
+        layout for height-for-width by itself)."""
+        layout = self.layout()
+        if layout is not None:
+            self.resize(self.width(), max(self.height(), layout.totalHeightForWidth(self.width())))
+
+    def show_error(self, exc: BaseException) -> None:
+        super().show_error(exc)
+        self._fit()
+
+    def submit(self) -> None:
+        if not self.save_button.isEnabled():
+            return
+        cid, name = self.circle.id, self.name.text()
+        self.save_button.setEnabled(False)
+        self.ops.collection_op(lambda app: app.circles.set_my_name(cid, name)).success(
+            guarded(self, self._done)
+        ).failure(guarded(self, self._failed)).run()
+
+    def _done(self, member: MemberInfo) -> None:
+        self.changed.emit(member)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        self.show_error(exc)
+        self.name.setFocus()
+
+
 def group_digits(digits: str) -> list[str]:
     compact = "".join(ch for ch in digits if ch.isdigit())
     return [compact[i : i + 5] for i in range(0, len(compact), 5)]
@@ -376,6 +444,14 @@ class VerifyDialog(_Dialog):
             )
         else:
             self.warning.hide()
+        self.joined_as = plain_label(name="Name they joined under", muted=True)
+        if member.joined_as:
+            self.joined_as.setText(
+                f"{who} joined this circle as “{member.joined_as}” and has changed their name since. Names can be "
+                "changed; the safety number cannot: it belongs to their keys."
+            )
+        else:
+            self.joined_as.hide()
         intro = plain_label(
             f"Meet {who} in person or on a call. Each of you opens this screen: your half and {who}'s half must "
             "match what their screen shows for each of you. Read the groups aloud, or scan the QR code.",
@@ -415,6 +491,7 @@ class VerifyDialog(_Dialog):
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.warning)
+        layout.addWidget(self.joined_as)
         layout.addLayout(top)
         layout.addWidget(self.entered)
         layout.addWidget(self.error)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from companion.circles.model import CircleInfo, JoinRequestInfo, MemberInfo
 from companion.services import Changes
 from companion.ui.circle_dialogs import (
+    ChangeNameDialog,
     CreateCircleDialog,
     InviteDialog,
     JoinDialog,
@@ -72,6 +73,8 @@ def member_row_text(m: MemberInfo, available: bool | None = None) -> str:
     parts = [m.name or "(no name)" + (" (you)" if m.is_me else "")]
     if m.is_me:
         parts[0] = f"{m.name or 'You'} (you)"
+    if m.joined_as:
+        parts[0] += f" (joined as {m.joined_as})"
     if m.role == "admin":
         parts.append("facilitator")
     if m.status != "active":
@@ -166,12 +169,15 @@ class CirclesPage(Page):
         self.seal_button = name_widget(QPushButton("Seal circle…"), "Seal circle",
                                        "Hide who posts what, and when, from the shared folder or relay "
                                        "(for circles made before this was automatic)")  # fmt: skip
+        self.rename_button = name_widget(QPushButton("Change my name…"), "Change my name",
+                                         "Change how you are known in this circle")  # fmt: skip
+        self.rename_button.clicked.connect(self.open_rename)
         self.invite_button.clicked.connect(self.open_invite)
         self.sync_button.clicked.connect(self.sync.sync_now)
         self.leave_button.clicked.connect(self.ask_leave)
         self.seal_button.clicked.connect(self.ask_seal)
         actions = QHBoxLayout()
-        for b in (self.invite_button, self.sync_button, self.seal_button, self.leave_button):
+        for b in (self.invite_button, self.sync_button, self.rename_button, self.seal_button, self.leave_button):
             actions.addWidget(b)
         actions.addStretch(1)
 
@@ -355,6 +361,7 @@ class CirclesPage(Page):
         self.seal_button.setVisible(not c.sealed)  # new circles are sealed from the start
         self.seal_button.setEnabled(active and c.role == "admin" and not c.sealed)
         self.leave_button.setEnabled(active)
+        self.rename_button.setEnabled(active)
         cid = c.id
 
         def op(app):
@@ -441,6 +448,17 @@ class CirclesPage(Page):
         if self.current is None:
             return None
         dialog = InviteDialog(self.ops, self.current, self)
+        dialog.open()
+        return dialog
+
+    def open_rename(self) -> ChangeNameDialog | None:
+        c = self.current
+        if c is None or c.state != "active":
+            return None
+        dialog = ChangeNameDialog(self.ops, c, self)
+        dialog.changed.connect(
+            lambda _m: (self.ctx.status("Your new name goes to the circle on the next sync."), self.sync.sync_now())
+        )
         dialog.open()
         return dialog
 

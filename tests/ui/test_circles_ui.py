@@ -614,3 +614,54 @@ def test_seal_a_circle_made_before_the_seal_from_the_keyboard(qtbot, make_window
         assert ben.circles.get_circle(cid).sealed
     finally:
         ben.app.lock()
+
+
+def test_change_my_name_from_the_keyboard(qtbot, make_window, tmp_path):
+    from companion.ui.circle_dialogs import ChangeNameDialog
+
+    ana, circles, cid, ben = _setup_with_ben(qtbot, make_window, tmp_path)
+    try:
+        button = circles.rename_button
+        assert button.isEnabled() and button.accessibleName() == "Change my name"
+        assert button.focusPolicy() & Qt.FocusPolicy.TabFocus
+        button.setFocus()
+        qtbot.keyClick(button, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: circles.findChild(ChangeNameDialog) is not None)
+        dialog = circles.findChild(ChangeNameDialog)
+        assert dialog.accessibleName() == "Change my name"
+        assert dialog.name.accessibleName() == "Your name in this circle"
+        assert dialog.name.text() == "Ana" and dialog.name.hasSelectedText()
+        # a name another member goes by: refused, with the reason, and the dialog stays open
+        qtbot.keyClicks(dialog.name, "ben")
+        qtbot.keyClick(dialog.name, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=10000)
+        assert "goes by" in dialog.error.text() and dialog.error.accessibleName() == "Problem"
+        dialog.grab().save(str(tmp_path / "change-name-refused.png"))
+        dialog.name.selectAll()
+        qtbot.keyClicks(dialog.name, "Ana R.")
+        dialog.save_button.setFocus()
+        qtbot.keyClick(dialog.save_button, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), timeout=10000)
+        qtbot.waitUntil(lambda: any(m.is_me and m.name == "Ana R." for m in circles.members), timeout=10000)
+        row = circles.member_list.item(next(i for i, m in enumerate(circles.members) if m.is_me)).text()
+        assert row.startswith("Ana R. (you) (joined as Ana)")
+        sync(qtbot, ana)
+        ben.sync()
+        assert {m.name for m in ben.circles.members(cid)} == {"Ana R.", "Ben"}
+        # Ben changes his: Ana's list and the safety-number screen show it, with the name he joined under
+        ben.circles.set_my_name(cid, "Benji")
+        ben.sync()
+        sync(qtbot, ana)
+        qtbot.waitUntil(lambda: any(m.name == "Benji" for m in circles.members), timeout=10000)
+        index = next(i for i, m in enumerate(circles.members) if m.name == "Benji")
+        assert circles.member_list.item(index).text().startswith("Benji (joined as Ben) · ")
+        circles.member_list.setCurrentRow(index)
+        click(qtbot, circles.verify_button)
+        verify = circles.findChild(VerifyDialog)
+        assert verify.accessibleName() == "Verify Benji"
+        assert verify.joined_as.isVisible() and "joined this circle as “Ben”" in verify.joined_as.text()
+        circles.window().grab().save(str(tmp_path / "circles-page.png"))
+        verify.grab().save(str(tmp_path / "verify-renamed.png"))
+        verify.reject()
+    finally:
+        ben.app.lock()

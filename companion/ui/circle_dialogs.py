@@ -111,6 +111,14 @@ class _Dialog(QDialog):
     def show_error(self, exc: BaseException) -> None:
         self.error.setText(str(exc))
         self.error.show()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Tall enough for the wrapped hint and message at this width (a top-level dialog does not ask its
+        layout for height-for-width by itself)."""
+        layout = self.layout()
+        if layout is not None:
+            self.resize(self.width(), max(self.height(), layout.totalHeightForWidth(self.width())))
 
 
 class FolderField(QWidget):
@@ -391,17 +399,6 @@ class ChangeNameDialog(_Dialog):
         self.resize(480, 0)
         self._fit()
 
-    def _fit(self) -> None:
-        """Tall enough for the wrapped hint and message at this width (a top-level dialog does not ask its
-        layout for height-for-width by itself)."""
-        layout = self.layout()
-        if layout is not None:
-            self.resize(self.width(), max(self.height(), layout.totalHeightForWidth(self.width())))
-
-    def show_error(self, exc: BaseException) -> None:
-        super().show_error(exc)
-        self._fit()
-
     def submit(self) -> None:
         if not self.save_button.isEnabled():
             return
@@ -510,7 +507,8 @@ class VerifyDialog(_Dialog):
         ops.query_op(numbers).success(guarded(self, lambda pair: self.show_number(*pair))).failure(
             guarded(self, self.show_error)
         ).run()
-        self.resize(640, 0)
+        self.resize(680, 0)
+        self._fit()
 
     def show_number(self, number: SafetyNumber, mine: str = "") -> None:
         self.number = number
@@ -524,6 +522,7 @@ class VerifyDialog(_Dialog):
         self.qr.set_text(number.qr, pixels=200)
         self.mark.setEnabled(True)
         self.mark.setFocus()
+        self._fit()  # the numbers and the QR code are in: room for them and the wrapped text
 
     def mark_verified(self) -> None:
         if self.number is None:

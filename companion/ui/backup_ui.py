@@ -460,7 +460,7 @@ class AutoBackupSettings(QGroupBox):
         super().__init__("Automatic backups", parent)
         self.settings = settings
         self.ops = ops
-        self.enabled = QCheckBox("Back up automatically once a day while the journal is open, and on lock")
+        self.enabled = QCheckBox("Back up automatically once a day while the journal is open, on lock and on closing")
         self.enabled.setChecked(settings.backup_enabled)
         self.enabled.setAccessibleName("Automatic backups")
         self.enabled.setAccessibleDescription(

@@ -569,6 +569,8 @@ class SyncEngine:
             self.s.store.update_circle(self.s.circle_id, state="removed")
         if fields["type"] == "add":
             self._tell_newcomer_my_name(str(fields["subject"]))
+            if self.on_admitted is not None:  # admitted by another admin: mine to tell of my meetings too
+                self.on_admitted(self.s)
         ended = fields["subject"] if fields["type"] in ("remove", "leave") else fields.get("replaces")
         if ended and isinstance(fields.get("watermark"), int) and ended != self.s.me.fingerprint:
             self._take_back_late(str(ended), int(fields["watermark"]))
@@ -952,7 +954,8 @@ class SyncEngine:
 
     #: Set by the service: records a verified check-in with the attendance book; returns whether it was new.
     on_check_in: Callable[[checkins.CheckIn], bool] | None = None
-    #: Set by the service: called in the transaction that admitted someone (e.g. to tell them of meetings).
+    #: Set by the service: called in the transaction that admits someone, or applies another admin's admission
+    #: (e.g. to tell the newcomer of meetings).
     on_admitted: Callable[[CircleSession], None] | None = None
 
     def _meeting_announcement(self, blob: bytes, header: Header) -> str:

@@ -448,3 +448,22 @@ def test_a_newcomer_is_told_of_meetings_not_over_yet(circle, approve: bool) -> N
     assert [c.check_in.member_id for c in ana.app.attendance.pending_check_ins()] == [dan.id]
     ben.sync()  # Ben got the same meetings again as their next revision: nothing doubled, nothing lost
     assert sorted(m.meeting_uid for m in ben.circles.meetings_announced()) == sorted(everything)
+
+
+def test_a_newcomer_admitted_by_another_admin_is_told_too(circle) -> None:
+    """Cat, a second facilitator, admits Dan: Ana's app learns of it from the roster and tells Dan of her
+    meetings."""
+    cid, p = circle
+    ana, cat, dan = p["ana"], p["cat"], p["dan"]
+    ana.circles.promote(cid, "Cat")
+    soon = _announce(ana, cid, at=_now() + timedelta(days=1))
+    cat.sync()
+    code = cat.circles.invite(cid).value.code
+    dan.circles.join(code, display_name="Dan")
+    dan.sync()
+    cat.sync()  # Cat's app admits Dan
+    dan.sync()
+    assert dan.circles.meetings_announced() == []  # Cat did not announce it: hers has nothing to send
+    ana.sync()  # Ana's app applies the admission and announces again
+    dan.sync()
+    assert [m.meeting_uid for m in dan.circles.meetings_announced()] == [soon.uid]

@@ -911,6 +911,10 @@ class SyncEngine:
         except ValueError:
             raise Reject("malformed", header.author) from None
         made_at = next((n for n, op in enumerate(self.s.roster.ops, 1) if op.hash == header.roster_head), 0)
+        if author.status != "active" and (author.ended_seq is None or made_at >= author.ended_seq):
+            # Signed within their watermark but naming the roster after their own removal: made by a device that
+            # knew it was out (a removed admin keeping its keys), to outrank the rotation made for that removal.
+            raise Reject("removed_author", header.author)
         if epoch >> EPOCH_ROSTER_SHIFT > made_at:
             raise Reject("malformed", header.author)  # claims a roster state its envelope was not made with
         before = self.s.circle.transport

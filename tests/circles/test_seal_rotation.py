@@ -443,3 +443,47 @@ def test_sealing_a_circle_made_before_the_seal_end_to_end(people, shared: Path) 
     # sealing again rotates the key (e.g. after a lost device); the old one stays for reading
     ana.circles.seal_circle(cid)
     assert settings_of(ana, cid)["seal_epoch"] > epoch and ring_of(ana, cid)[1] == parse_seal_key(key)
+
+
+def test_a_removed_admin_cannot_make_the_circle_seal_under_a_key_it_chose(circle, shared: Path, people) -> None:
+    """Ben, an admin, is removed but keeps his keys and still reaches the folder. His app may still sign envelopes
+    within his removal watermark (an unused counter: the welcome he made for Dan, which only Dan opened). A
+    ``seal.key`` naming the roster *after* his removal, with an epoch above the removal's rotation, must not become
+    current anywhere (everyone would seal under a key he holds)."""
+    from companion.circles.session import SEAL_KIND
+    from tests.circles.test_attacks import drop, seal_as
+
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ana.circles.promote(cid, ben.id)
+    for x in (ana, ben, cat):
+        x.sync()
+    dan = people["dan"]
+    dan.circles.join(ben.circles.invite(cid).value.code, display_name="Dan")
+    dan.sync()
+    ben.sync()
+    dan.sync()
+    ben.circles.share(ben.entry("from ben", title="B"), cid)
+    for x in (ben, ana, cat, dan):
+        x.sync()
+    ana.circles.remove_member(cid, ben.id)
+    ana.sync()
+    for x in (cat, dan, ben):
+        x.sync()
+    rotated = settings_of(ana, cid)["seal"]
+    assert {settings_of(x, cid)["seal"] for x in (cat, dan)} == {rotated}
+    store = cat.circles._store
+    watermark = next(m.watermark for m in cat.circles._session(cid).roster.members.values() if m.member_id == ben.id)
+    unused = [c for c in range(1, watermark + 1) if not store.counter_used(cid, ben.id, c)]
+    assert unused  # the welcome's counter
+    s = ben.circles._session(cid)  # Ben's roster has his removal: he names its head
+    mine = new_seal_key()
+    epoch = (s.roster.seq << 32) | 0xFFFFFFFF
+    drop(shared, seal_as(ben, [ana, cat, dan], cid, kind=SEAL_KIND, item_id="k" * 26, revision=epoch,
+                         counter=unused[0], roster_head=s.roster.head,
+                         payload={"v": 1, "key": mine, "epoch": epoch, "for": [ana.id, cat.id, dan.id]}))  # fmt: skip
+    for x in (cat, dan, ana):
+        [report] = x.sync()
+        assert [r.reason for r in report.rejected] == ["removed_author"]
+    assert {settings_of(x, cid)["seal"] for x in (ana, cat, dan)} == {rotated}
+    assert all(parse_seal_key(mine) not in ring_of(x, cid) for x in (ana, cat, dan))

@@ -18,6 +18,7 @@ Pure: no database, no I/O. Rules for receivers are in the sync engine (``_name``
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -30,15 +31,35 @@ KIND_NAME: Final = "name"
 PURPOSE_NAME: Final = "companion:v1:display-name"
 
 
+#: Invisible format characters kept in a name: the zero-width (non-)joiner, which some scripts and emoji need.
+#: Every other format character (bidirectional overrides and isolates, zero-width space, word joiner, soft
+#: hyphen, ...) is dropped: it could reorder the text around a name on screen or make two names differ invisibly.
+_KEEP_FORMAT: Final = frozenset("\u200c\u200d")
+#: Letters that render as nothing (Hangul fillers, the blank Braille pattern): ignored when comparing names.
+_BLANK: Final = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def normalize(text: str) -> str:
-    """Control characters dropped, runs of white space folded to one space, trimmed (as for join names)."""
-    return " ".join(clean_text(text).split())
+    """Control and invisible format characters dropped (but the zero-width joiners), composed (NFC), runs of
+    white space folded to one space, trimmed (as for join names)."""
+    kept = "".join(
+        c for c in clean_text(text)
+        if c.isspace() or c in _KEEP_FORMAT or unicodedata.category(c) not in ("Cc", "Cf", "Cs")
+    )  # fmt: skip
+    return " ".join(unicodedata.normalize("NFC", kept).split())
+
+
+def _key(text: str) -> str:
+    """What two names are compared by: compatibility forms folded (NFKC: fullwidth letters, ligatures), case
+    folded, invisible characters and blank letters ignored, white space folded."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", normalize(text)).casefold())
+    return " ".join("".join(c for c in folded if c not in _BLANK and unicodedata.category(c) != "Cf").split())
 
 
 def clean_name(text: str) -> str:
-    """A new display name as typed, normalized; ``InvalidInputError`` if empty or too long."""
+    """A new display name as typed, normalized; ``InvalidInputError`` if empty (or nothing visible) or too long."""
     value = normalize(text)
-    if not value:
+    if not _key(value):
         raise InvalidInputError("Type the name you would like to be known by in this circle.")
     if len(value) > MAX_NAME:
         raise InvalidInputError(f"A display name can be at most {MAX_NAME} characters long.")
@@ -46,8 +67,10 @@ def clean_name(text: str) -> str:
 
 
 def same_name(a: str, b: str) -> bool:
-    """Whether two names would read as the same to the others (case and spacing ignored)."""
-    return bool(a) and normalize(a).casefold() == normalize(b).casefold()
+    """Whether two names would read as the same to the others (case, spacing, invisible characters, compatibility
+    forms and Unicode spelling ignored). Look-alike letters of different scripts are not caught."""
+    key = _key(a)
+    return bool(key) and key == _key(b)
 
 
 def taken_by(name: str, others: Iterable[tuple[str, Iterable[str]]]) -> str | None:
@@ -88,6 +111,6 @@ def open_statement(data: Any, public: PublicIdentity, circle_id: str) -> tuple[s
     name, counter = f.get("name"), f.get("counter")
     if not isinstance(counter, int) or isinstance(counter, bool) or counter < 1:
         raise ValueError("malformed name statement")
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME or normalize(name) != name:
+    if not isinstance(name, str) or len(name) > MAX_NAME or normalize(name) != name or not _key(name):
         raise ValueError("not a valid display name")
     return name, counter

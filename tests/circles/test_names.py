@@ -186,3 +186,30 @@ def test_a_new_name_never_reaches_the_shared_folder_in_clear(circle, shared):
         assert mark not in f.name
         # inside the transport seal, a member sees an envelope whose header names no one by name either
         assert mark.encode() not in ana.unseal(cid, data)
+
+
+def test_invisible_and_lookalike_spellings_of_a_name_are_the_same_name(circle):
+    """Zero-width and bidirectional-control characters, compatibility forms (fullwidth letters) and another
+    Unicode spelling of the same letters (decomposed accents) must not let a member go by another's name."""
+    cid, people = circle
+    ana, ben, cat = people["ana"], people["ben"], people["cat"]
+    cat.circles.set_my_name(cid, "Zoë")
+    cat.sync()
+    ben.sync()
+    for lookalike in ("Ana\u200b", "A\u2060na", "\u202eanA", "\u200fAna\u200e", "\uff21\uff4e\uff41", "Ana\u00ad",
+                      "Zoe\u0308", "Cat\u3164", "\u2800Cat"):  # fmt: skip
+        with pytest.raises(InvalidInputError, match="goes by"):
+            ben.circles.set_my_name(cid, lookalike)
+    # invisible formatting is dropped from a name kept or sent; it is stored composed (NFC)
+    assert ben.circles.set_my_name(cid, "\u202eBe\u200bn\u2066ji\u2069").value.name == "Benji"
+    assert ben.circles.set_my_name(cid, "Jose\u0301").value.name == "Jos\u00e9"
+    # a modified app sending such a name anyway: refused on receipt, the name shown stays
+    s = ben.circles._active_session(cid)
+    with ben.app.vault.transaction():
+        for sneaky in ("Ana\u200b", "\u202eanA"):
+            counter = s.store.next_counter(cid)
+            s.send_name(names.make_statement(s.me, cid, sneaky, counter), s.others(), counter=counter)
+    ben.sync()
+    report = ana.sync()[0]
+    assert [r.reason for r in report.rejected] == ["malformed", "malformed"]
+    assert shown(ana, cid)[ben.id] == "Jos\u00e9"

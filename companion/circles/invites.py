@@ -39,6 +39,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from companion.circles import names
 from companion.circles.roster import b64d, b64e, canonical
 from companion.crypto import (
     Identity,
@@ -180,7 +181,7 @@ def open_join_request(secret: bytes, circle_id: str, data: bytes) -> JoinRequest
         if f.get("v") != 1 or f.get("circle") != circle_id or f.get("invite") != invite_id(secret):
             raise BoxError("for another circle")
         verify_invite_proof(secret, circle_id=circle_id, joiner=public, proof=b64d(f["proof"]))
-        name = str(f.get("name", ""))[:80]
+        name = names.normalize(str(f.get("name", "")))[:80].strip()  # a modified app's bidi or invisible marks
         return JoinRequest(circle_id, invite_id(secret), public, name, int(f.get("at", 0)))
     except (ValueError, KeyError, TypeError, InvalidIdentity, InvalidSignature):
         raise BoxError("invalid join request") from None

@@ -213,3 +213,18 @@ def test_invisible_and_lookalike_spellings_of_a_name_are_the_same_name(circle):
     report = ana.sync()[0]
     assert [r.reason for r in report.rejected] == ["malformed", "malformed"]
     assert shown(ana, cid)[ben.id] == "Jos\u00e9"
+
+
+def test_a_join_name_with_invisible_or_bidi_marks_is_cleaned_by_the_admitting_admin(circle, people, monkeypatch):
+    """A modified app skips the joiner's own cleaning; the admin's app cleans the name before signing it into the
+    roster, so a right-to-left override cannot reorder the text around it on anyone's screen."""
+    cid, _ = circle
+    ana, dan = people["ana"], people["dan"]
+    code = ana.circles.invite(cid).value.code
+    monkeypatch.setattr("companion.services.circles._name", lambda text, what="": text)
+    dan.circles.join(code, display_name="\u202eD\u200ban\u2066")
+    monkeypatch.undo()
+    dan.sync()
+    ana.sync()
+    dan.sync()
+    assert shown(ana, cid)[dan.id] == "Dan" and shown(dan, cid)[dan.id] == "Dan"

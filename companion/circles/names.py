@@ -81,6 +81,18 @@ def taken_by(name: str, others: Iterable[tuple[str, Iterable[str]]]) -> str | No
     return None
 
 
+def distinct_name(name: str, others: Iterable[tuple[str, Iterable[str]]]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, … — the first that none of ``others`` goes by (for a joiner whose
+    requested name another member already has: the admitting admin signs the distinct one into the roster)."""
+    known = [n for _member, names in others for n in names]
+    candidate, n = name, 1
+    while any(same_name(candidate, k) for k in known):
+        n += 1
+        suffix = f" ({n})"
+        candidate = name[: MAX_NAME - len(suffix)].rstrip() + suffix
+    return candidate
+
+
 def make_statement(member: Identity, circle_id: str, name: str, counter: int) -> dict[str, str]:
     """Sign a name statement (``name`` already cleaned) as it travels: ``{"statement", "sig"}``."""
     body = canonical(

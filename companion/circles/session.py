@@ -204,8 +204,13 @@ class CircleSession:
         old = self.roster.members.get(replaces or "")
         if old is not None:
             extra = {"replaces": old.member_id, "watermark": self.store.max_counter(self.circle_id, old.member_id)}
+        # A name another member goes by (now, or joined under) gets a number: nobody joins as someone else.
+        current = self.store.display_names(self.circle_id)
+        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.roster.active()
+                  if m.member_id not in (request.member_id, replaces)]  # fmt: skip
+        name = names.distinct_name(request.name, others) if request.name else request.name
         self.append_op(
-            "add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=request.name, **extra
+            "add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=name, **extra
         )
         welcome = seal(
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,

@@ -228,3 +228,31 @@ def test_a_join_name_with_invisible_or_bidi_marks_is_cleaned_by_the_admitting_ad
     ana.sync()
     dan.sync()
     assert shown(ana, cid)[dan.id] == "Dan" and shown(dan, cid)[dan.id] == "Dan"
+
+
+def test_a_joiner_asking_for_a_name_someone_goes_by_is_numbered(circle, people):
+    """Nobody joins as someone else: the admitting admin signs a numbered name into the roster when the one asked
+    for is taken (a member's current name or the one they joined under); the joiner may then choose another."""
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ben.circles.set_my_name(cid, "Benji")
+    ben.sync()
+    ana.sync()
+    joiners = {"dan": "BEN", "eve": "benji", "fay": "Benji"}  # a joined-under name, a current one, and again
+    for key, asked in joiners.items():
+        person = people[key]
+        person.circles.join(ana.circles.invite(cid).value.code, display_name=asked)
+        person.sync()
+        ana.sync()
+        person.sync()
+    names_now = shown(ana, cid)
+    assert names_now[people["dan"].id] == "BEN (2)"
+    assert names_now[people["eve"].id] == "benji (2)"
+    assert names_now[people["fay"].id] == "Benji (3)"
+    cat.sync()
+    assert shown(cat, cid) == names_now  # the signed roster says so on every device
+    assert names.distinct_name("x" * 80, [("m", ["x" * 80])]) == "x" * 76 + " (2)"  # still within the limit
+    people["dan"].circles.set_my_name(cid, "Dan")  # and the joiner can then pick a name of their own
+    people["dan"].sync()
+    ana.sync()
+    assert shown(ana, cid)[people["dan"].id] == "Dan"

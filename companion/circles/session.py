@@ -209,12 +209,16 @@ class CircleSession:
         others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.roster.active()
                   if m.member_id not in (request.member_id, replaces)]  # fmt: skip
         name = names.distinct_name(request.name, others) if request.name else request.name
+        # The welcome's counter is named in the signed ``add``: only the joiner ever opens the welcome, and a
+        # counter the others never saw used would stay open to this admin's signature after a removal.
+        welcome_counter = self.store.next_counter(self.circle_id)
         self.append_op(
-            "add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=name, **extra
-        )
+            "add", request.member_id, key=b64e(request.public.to_bytes()), role="member", name=name,
+            welcome=welcome_counter, **extra,
+        )  # fmt: skip
         welcome = seal(
             self.me, [request.public], kind="welcome", circle_id=self.circle_id, item_id=request.invite_id,
-            revision=self.roster.seq, counter=self.store.next_counter(self.circle_id), roster_head=self.roster.head,
+            revision=self.roster.seq, counter=welcome_counter, roster_head=self.roster.head,
             payload=payload_bytes({"circle_name": self.roster.circle_name, "suite": self.circle.suite,
                                    "roster": [op.to_json() for op in self.roster.ops], "seal": self.keyring(),
                                    "names": self.name_statements()}),

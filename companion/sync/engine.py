@@ -568,6 +568,7 @@ class SyncEngine:
         if fields["subject"] == self.s.me.fingerprint and fields["type"] == "remove":
             self.s.store.update_circle(self.s.circle_id, state="removed")
         if fields["type"] == "add":
+            self._note_welcome_counter(fields)
             self._tell_newcomer_my_name(str(fields["subject"]))
             if self.on_admitted is not None:  # admitted by another admin: mine to tell of my meetings too
                 self.on_admitted(self.s)
@@ -576,6 +577,14 @@ class SyncEngine:
             self._take_back_late(str(ended), int(fields["watermark"]))
         self._changed.add("circles")
         return "applied"
+
+    def _note_welcome_counter(self, fields: dict[str, Any]) -> None:
+        """An ``add`` names the counter its admin spent on the welcome, which only the joiner opens: mark it used,
+        so that no envelope can claim it later (a removed admin would otherwise keep it within its watermark)."""
+        welcome, actor = fields.get("welcome"), fields.get("actor")
+        if isinstance(welcome, int) and not isinstance(welcome, bool) and welcome > 0 and isinstance(actor, str):
+            self.s.store.mark_seen(f"welcome:{self.s.circle_id}:{actor}:{welcome}", self.s.circle_id, "welcome",
+                                   author=actor, counter=welcome)  # fmt: skip
 
     def _take_back_late(self, author: str, watermark: int) -> None:
         """``author`` stopped being a member at ``watermark`` (the highest counter of theirs the admin had
@@ -688,6 +697,8 @@ class SyncEngine:
         for op in roster.ops:
             partial.apply(op)
             store.save_roster_op(partial, op)
+            if op.fields.get("type") == "add":
+                self._note_welcome_counter(op.fields)
         suite = str(data.get("suite") or circle.suite)
         try:
             transport = welcome_keyring(circle.transport, data.get("seal"))

@@ -361,3 +361,40 @@ def test_removal_arriving_after_the_removed_members_later_item_takes_it_back(cir
     # a later sync does not bring them back
     ben.sync()
     assert [i.title for i in ben.inbox()] == ["Before"]
+
+
+def test_a_removed_admin_cannot_post_under_the_counter_of_a_welcome_it_wrote(circle, shared: Path, people) -> None:
+    """A welcome is opened by its joiner only, so the others never see its counter used; the signed ``add`` names
+    it. Ben, an admin who admitted Dan and was then removed, signs an item under that counter (within the watermark
+    of his removal): nobody takes it as sent before the removal."""
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    ana.circles.promote(cid, ben.id)
+    for x in (ana, ben, cat):
+        x.sync()
+    dan = people["dan"]
+    dan.circles.join(ben.circles.invite(cid).value.code, display_name="Dan")
+    dan.sync()
+    ben.sync()  # Ben's app admits Dan: a welcome, and the add naming its counter
+    for x in (dan, ana, cat):
+        x.sync()
+    welcome = next(op.fields["welcome"] for op in cat.circles._session(cid).roster.ops if op.fields["type"] == "add"
+                   and op.fields["subject"] == dan.id)  # fmt: skip
+    assert cat.circles._store.counter_used(cid, ben.id, welcome)
+    eve = people["eve"]  # and Eve, who joins later, learns it from the roster her welcome carries
+    eve.circles.join(ana.circles.invite(cid).value.code, display_name="Eve")
+    eve.sync()
+    ana.sync()
+    eve.sync()
+    ana.circles.remove_member(cid, ben.id)
+    ana.sync()
+    for x in (cat, dan, eve, ben):
+        x.sync()
+    s = ben.circles._session(cid)
+    before = s.roster.ops[-2]  # the roster as it was before his removal
+    drop(shared, seal_as(ben, [ana, cat, dan, eve], cid, item_id="w" * 26, counter=welcome,
+                         roster_head=before.hash, payload={"title": "still here", "text": "after all"}))  # fmt: skip
+    for x in (cat, dan, eve, ana):
+        [report] = x.sync()
+        assert [r.reason for r in report.rejected] == ["replayed_counter"]
+        assert all(i.title != "still here" for i in x.inbox())

@@ -263,7 +263,9 @@ class Vault:
         1. the header gains a *pending* slot (new salt, key check of the new key);
         2. ``PRAGMA rekey`` rewrites every page in one rollback-journal transaction (atomic: before its commit
            only the old key opens the file, after it only the new one);
-        3. the header keeps only the new slot.
+        3. the header keeps only the new slot;
+        4. the file goes back to WAL (a journaled write of its own: after step 3, so its journal, if a crash
+           leaves one, is never mistaken for the re-key's).
         A crash between the steps leaves a header with both slots; :meth:`open` tries both and tidies up.
         """
         if not new_passphrase:
@@ -286,10 +288,13 @@ class Vault:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute(f"PRAGMA rekey = {_key_pragma(key)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            fsync_dir(self.folder)
+            fsync_dir(self.folder)  # the rollback journal's deletion (the re-key's commit) is on disk
             self._header = Header(slot=slot, check=check, hmac=self._header.hmac)
             self._header.write(header_path)
+            # Only now back to WAL: the switch is itself a journaled write (under the new key). Killed inside it,
+            # a hot journal is left that the new key rolls back; had the header still listed the pending slot,
+            # that journal would be taken for an unfinished re-key and neither passphrase would open.
+            conn.execute("PRAGMA journal_mode = WAL")
         finally:
             _wipe(key)
 

@@ -135,3 +135,46 @@ def test_killed_while_changing_passphrase_leaves_exactly_one_that_opens(tmp_path
         current = new if new_opens else current
     print("passphrase change kill outcomes:", outcomes)
     assert sum(outcomes.values()) == trials
+
+
+# Killed inside the journaled transaction that switches the re-keyed file back to WAL: a hot rollback journal is
+# left beside a database that only the new key opens. (The random kills of the test above land here rarely.)
+KILLED_IN_WAL_SWITCH = """
+import os, sys
+from pathlib import Path
+from companion.services import Companion
+app = Companion(Path(sys.argv[1]))
+app.unlock(sys.argv[2])
+vault = app.vault
+real = vault._conn
+
+class KilledInWalSwitch:
+    def __getattr__(self, name):
+        return getattr(real, name)
+
+    def execute(self, sql, *args):
+        if sql.replace(" ", "").upper() == "PRAGMAJOURNAL_MODE=WAL":
+            real.execute("PRAGMA cache_size = 1")  # pages spill to the file before the commit
+            real.execute("BEGIN IMMEDIATE")
+            real.execute("UPDATE entries SET body = body || ' '")  # a journaled write, under the new key
+            os._exit(9)
+        return real.execute(sql, *args)
+
+vault._conn = KilledInWalSwitch()
+app.change_passphrase(sys.argv[2], sys.argv[3])
+"""
+
+
+def test_killed_while_switching_back_to_wal_after_the_rekey_opens_with_the_new_passphrase(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    app = Companion(data)
+    app.create("old passphrase", params=FLOOR)
+    with app.vault.transaction():
+        for i in range(400):
+            app.journal.add_entry(f"entry {i} " + "text " * 100)
+    app.lock()
+    child = subprocess.run([sys.executable, "-c", KILLED_IN_WAL_SWITCH, str(data), "old passphrase", "new passphrase"])
+    assert child.returncode == 9
+    assert (data / "vault.db-journal").stat().st_size > 0  # the state under test: a hot journal is there
+    assert _opens(data, "new passphrase")
+    assert not _opens(data, "old passphrase")

@@ -76,6 +76,14 @@ class CircleSession:
     def others(self) -> list[Member]:
         return [m for m in self.roster.active() if m.member_id != self.me.fingerprint]
 
+    def names_in_use(self, *, besides: Iterable[str | None]) -> list[tuple[str, tuple[str, str]]]:
+        """``(member id, (name shown now, name joined under))`` of every active member but ``besides``: what a new
+        name must differ from (``names.taken_by`` / ``names.distinct_name``)."""
+        current = self.store.display_names(self.circle_id)
+        skip = set(besides)
+        return [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.roster.active()
+                if m.member_id not in skip]  # fmt: skip
+
     def public_of(self, member_id: str) -> PublicIdentity | None:
         m = self.roster.members.get(member_id)
         return m.public if m is not None else None
@@ -205,9 +213,7 @@ class CircleSession:
         if old is not None:
             extra = {"replaces": old.member_id, "watermark": self.store.max_counter(self.circle_id, old.member_id)}
         # A name another member goes by (now, or joined under) gets a number: nobody joins as someone else.
-        current = self.store.display_names(self.circle_id)
-        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.roster.active()
-                  if m.member_id not in (request.member_id, replaces)]  # fmt: skip
+        others = self.names_in_use(besides=(request.member_id, replaces))
         name = names.distinct_name(request.name, others) if request.name else request.name
         # The welcome's counter is named in the signed ``add``: only the joiner ever opens the welcome, and a
         # counter the others never saw used would stay open to this admin's signature after a removal.

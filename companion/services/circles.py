@@ -524,7 +524,7 @@ class CirclesService:
         current = self._store.display_names(s.circle_id)
         if value == current.get(s.me.fingerprint):
             return Changed(self._member(s.circle_id, s.me.fingerprint), Changes.NONE)
-        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in s.others()]
+        others = s.names_in_use(besides=(s.me.fingerprint,))
         if names.taken_by(value, others) is not None:
             raise InvalidInputError(
                 f"Someone else in this circle goes by “{value}” (or joined under it). Choose a name the others "

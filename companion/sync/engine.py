@@ -752,9 +752,7 @@ class SyncEngine:
         store = self.s.store
         if counter <= store.name_counter(self.s.circle_id, header.author):
             return "ignored"  # an older name arriving late, or one this device already has
-        current = store.display_names(self.s.circle_id)
-        others = [(m.member_id, (current.get(m.member_id, ""), m.name)) for m in self.s.roster.active()
-                  if m.member_id != header.author]  # fmt: skip
+        others = self.s.names_in_use(besides=(header.author,))
         if names.taken_by(name, others) is not None:
             raise Reject("name_taken", header.author)
         store.set_name(self.s.circle_id, header.author, name, counter, data)

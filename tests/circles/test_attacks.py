@@ -363,10 +363,8 @@ def test_removal_arriving_after_the_removed_members_later_item_takes_it_back(cir
     assert [i.title for i in ben.inbox()] == ["Before"]
 
 
-def test_a_removed_admin_cannot_post_under_the_counter_of_a_welcome_it_wrote(circle, shared: Path, people) -> None:
-    """A welcome is opened by its joiner only, so the others never see its counter used; the signed ``add`` names
-    it. Ben, an admin who admitted Dan and was then removed, signs an item under that counter (within the watermark
-    of his removal): nobody takes it as sent before the removal."""
+def ben_admin_admits_dan(circle, people):
+    """Ana promotes Ben, and Ben's app admits Dan (a welcome by Ben, which only Dan opens)."""
     cid, p = circle
     ana, ben, cat = p["ana"], p["ben"], p["cat"]
     ana.circles.promote(cid, ben.id)
@@ -375,7 +373,17 @@ def test_a_removed_admin_cannot_post_under_the_counter_of_a_welcome_it_wrote(cir
     dan = people["dan"]
     dan.circles.join(ben.circles.invite(cid).value.code, display_name="Dan")
     dan.sync()
-    ben.sync()  # Ben's app admits Dan: a welcome, and the add naming its counter
+    ben.sync()
+    return dan
+
+
+def test_a_removed_admin_cannot_post_under_the_counter_of_a_welcome_it_wrote(circle, shared: Path, people) -> None:
+    """A welcome is opened by its joiner only, so the others never see its counter used; the signed ``add`` names
+    it. Ben, an admin who admitted Dan and was then removed, signs an item under that counter (within the watermark
+    of his removal): nobody takes it as sent before the removal."""
+    cid, p = circle
+    ana, ben, cat = p["ana"], p["ben"], p["cat"]
+    dan = ben_admin_admits_dan(circle, people)  # the add names the welcome's counter
     for x in (dan, ana, cat):
         x.sync()
     welcome = next(op.fields["welcome"] for op in cat.circles._session(cid).roster.ops if op.fields["type"] == "add"

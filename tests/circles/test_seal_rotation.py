@@ -451,17 +451,11 @@ def test_a_removed_admin_cannot_make_the_circle_seal_under_a_key_it_chose(circle
     ``seal.key`` naming the roster *after* his removal, with an epoch above the removal's rotation, must not become
     current anywhere (everyone would seal under a key he holds)."""
     from companion.circles.session import SEAL_KIND
-    from tests.circles.test_attacks import drop, seal_as
+    from tests.circles.test_attacks import ben_admin_admits_dan, drop, seal_as
 
     cid, p = circle
     ana, ben, cat = p["ana"], p["ben"], p["cat"]
-    ana.circles.promote(cid, ben.id)
-    for x in (ana, ben, cat):
-        x.sync()
-    dan = people["dan"]
-    dan.circles.join(ben.circles.invite(cid).value.code, display_name="Dan")
-    dan.sync()
-    ben.sync()
+    dan = ben_admin_admits_dan(circle, people)
     dan.sync()
     ben.circles.share(ben.entry("from ben", title="B"), cid)
     ben.sync()

@@ -39,6 +39,15 @@ while True:
 """
 
 
+def _journal_of_400(data: Path, passphrase: str) -> None:
+    app = Companion(data)
+    app.create(passphrase, params=FLOOR)
+    with app.vault.transaction():
+        for i in range(400):
+            app.journal.add_entry(f"entry {i} " + "text " * 100)
+    app.lock()
+
+
 def _kill_after(child: subprocess.Popen, seconds: float) -> None:
     time.sleep(seconds)
     child.send_signal(signal.SIGKILL)
@@ -114,12 +123,7 @@ def test_killed_while_changing_passphrase_leaves_exactly_one_that_opens(tmp_path
     trials = TRIALS or 12
     rng = random.Random(2)
     data = tmp_path / "data"
-    app = Companion(data)
-    app.create("pass-0", params=FLOOR)
-    with app.vault.transaction():
-        for i in range(400):
-            app.journal.add_entry(f"entry {i} " + "text " * 100)
-    app.lock()
+    _journal_of_400(data, "pass-0")
 
     # How long one change takes here (from "ready" to "done"), to spread the kills over all of it.
     child = subprocess.Popen([sys.executable, "-c", CHANGER, str(data), "pass-0", "pass-1"], stdout=subprocess.PIPE,
@@ -185,12 +189,7 @@ app.change_passphrase(sys.argv[2], sys.argv[3])
 
 def test_killed_while_switching_back_to_wal_after_the_rekey_opens_with_the_new_passphrase(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    app = Companion(data)
-    app.create("old passphrase", params=FLOOR)
-    with app.vault.transaction():
-        for i in range(400):
-            app.journal.add_entry(f"entry {i} " + "text " * 100)
-    app.lock()
+    _journal_of_400(data, "old passphrase")
     child = subprocess.run([sys.executable, "-c", KILLED_IN_WAL_SWITCH, str(data), "old passphrase", "new passphrase"])
     assert child.returncode == 9
     assert (data / "vault.db-journal").stat().st_size > 0  # the state under test: a hot journal is there
